@@ -1,0 +1,5 @@
+.PHONY: setup test
+setup:
+	bash scripts/setup.sh
+test:
+	bash scripts/test.sh

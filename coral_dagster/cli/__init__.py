@@ -1,0 +1,14 @@
+"""The ``coral`` command line. Each sub-command lives in its own module and registers here."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="coral-dagster")
+def main() -> None:
+    """CORAL: evolve cellular-automaton + LoRA genomes for automated program repair on Dagster."""
+
+
+# Sub-commands (one module each) are attached below.

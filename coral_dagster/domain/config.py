@@ -1,0 +1,322 @@
+"""Experiment configuration: one YAML file per experiment, validated by a typed pydantic schema.
+
+Every section forbids unknown keys, so a typo fails with the key's dotted path. ``load_config``
+turns pydantic's errors into ``ConfigError`` with one line per problem: ``<path>: <reason>``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from coral_dagster.domain.genome import ADAPTER_TYPES, canonical_rule
+
+OBJECTIVES: tuple[str, ...] = ("bugfix", "syntax", "style", "security", "runtime")
+
+
+class ConfigError(ValueError):
+    """A configuration file is invalid; ``problems`` holds one ``path: reason`` line each."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        super().__init__(f"invalid config {source}:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Range(_Section):
+    """A closed interval [low, high] that a feature in [0, 1] is mapped onto linearly."""
+
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high}) must be >= low ({self.low})")
+        return self
+
+
+class PopulationConfig(_Section):
+    """Generation-0 population and the shape of every CA seed."""
+
+    size: int = Field(4, ge=2)
+    grid_size: int = Field(8, ge=3, le=64, description="CA grid side (cells)")
+    density: float = Field(0.35, gt=0.0, lt=1.0, description="initial live-cell fraction")
+    min_steps: int = Field(8, ge=1)
+    max_steps: int = Field(32, ge=1)
+    rules: list[str] = Field(
+        default_factory=lambda: ["B3/S23", "B36/S23", "B3678/S34678", "B2/S", "B1357/S1357"],
+        min_length=1,
+        description="candidate Life-like rules for random seeds",
+    )
+
+    @field_validator("rules")
+    @classmethod
+    def _rules(cls, rules: list[str]) -> list[str]:
+        return [canonical_rule(r) for r in rules]
+
+    @model_validator(mode="after")
+    def _steps(self) -> PopulationConfig:
+        if self.max_steps < self.min_steps:
+            raise ValueError(f"max_steps ({self.max_steps}) must be >= min_steps ({self.min_steps})")
+        return self
+
+
+class GeneCandidates(_Section):
+    """Candidate values for each heavy gene; mutation and initial mapping stay inside these lists.
+
+    Lists are ordered: the feature->gene mapping picks by position, so neighbouring entries
+    should be neighbouring values (sorted ascending).
+    """
+
+    ranks: list[int] = Field(default_factory=lambda: [4, 8, 16], min_length=1)
+    alphas: list[float] = Field(default_factory=lambda: [8.0, 16.0, 32.0], min_length=1)
+    dropouts: list[float] = Field(default_factory=lambda: [0.0, 0.05, 0.1], min_length=1)
+    target_modules: list[list[str]] = Field(
+        default_factory=lambda: [["q_proj", "v_proj"], ["q_proj", "k_proj", "v_proj", "o_proj"]],
+        min_length=1,
+    )
+    adapter_types: list[Literal["lora", "dora"]] = Field(
+        default_factory=lambda: ["lora", "dora"], min_length=1
+    )
+    learning_rates: list[float] = Field(default_factory=lambda: [1e-4, 3e-4, 1e-3], min_length=1)
+
+    @field_validator("ranks")
+    @classmethod
+    def _ranks(cls, v: list[int]) -> list[int]:
+        if any(r < 1 for r in v):
+            raise ValueError("ranks must be >= 1")
+        return v
+
+    @field_validator("alphas", "learning_rates")
+    @classmethod
+    def _positive(cls, v: list[float]) -> list[float]:
+        if any(x <= 0 for x in v):
+            raise ValueError("values must be > 0")
+        return v
+
+    @field_validator("dropouts")
+    @classmethod
+    def _dropouts(cls, v: list[float]) -> list[float]:
+        if any(not 0.0 <= x < 1.0 for x in v):
+            raise ValueError("dropouts must be in [0, 1)")
+        return v
+
+    @field_validator("target_modules")
+    @classmethod
+    def _modules(cls, v: list[list[str]]) -> list[list[str]]:
+        if any(len(m) == 0 for m in v):
+            raise ValueError("each target_modules entry must name at least one module")
+        return v
+
+    @field_validator("adapter_types")
+    @classmethod
+    def _types(cls, v: list[str]) -> list[str]:
+        bad = [t for t in v if t not in ADAPTER_TYPES]
+        if bad:
+            raise ValueError(f"unknown adapter types {bad}")
+        return v
+
+
+class KnobRanges(_Section):
+    """Ranges the CA features are mapped onto for the cheap knobs (decoding parameters)."""
+
+    temperature: Range = Range(low=0.2, high=1.2)
+    top_p: Range = Range(low=0.7, high=1.0)
+    top_k: Range = Range(low=10, high=100)
+    repetition_penalty: Range = Range(low=1.0, high=1.3)
+    max_new_tokens: Range = Range(low=96, high=256)
+    sample_threshold: float = Field(
+        0.15, ge=0.0, le=1.0, description="do_sample is on when the sampling drive exceeds this"
+    )
+
+
+class GateConfig(_Section):
+    """Fitness threshold gate: survivors need fitness >= initial + step * generation (<= max)."""
+
+    initial: float = Field(0.0, ge=0.0, le=1.0)
+    step: float = Field(0.02, ge=0.0, le=1.0)
+    max: float = Field(0.5, ge=0.0, le=1.0)
+
+
+class EvolutionConfig(_Section):
+    generations: int = Field(2, ge=1)
+    elite_count: int = Field(1, ge=0)
+    tournament_size: int = Field(2, ge=2)
+    crossover_rate: float = Field(0.9, ge=0.0, le=1.0)
+    cell_mutation_rate: float = Field(0.05, ge=0.0, le=1.0)
+    rule_mutation_rate: float = Field(0.1, ge=0.0, le=1.0)
+    steps_mutation_rate: float = Field(0.2, ge=0.0, le=1.0)
+    gene_mutation_rate: float = Field(0.2, ge=0.0, le=1.0)
+    gate: GateConfig = GateConfig()
+    patience: int = Field(3, ge=1, description="early stop after this many generations w/o gain")
+    min_delta: float = Field(1e-3, ge=0.0)
+    max_offspring_attempts: int = Field(200, ge=1)
+
+
+class SplitConfig(_Section):
+    """Train/validation/test split: explicit lists, or a seeded split with fractions."""
+
+    train: list[str] | None = None
+    validation: list[str] | None = None
+    test: list[str] | None = None
+    seed: int = 0
+    train_fraction: float = Field(0.5, gt=0.0, lt=1.0)
+    validation_fraction: float = Field(0.25, gt=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SplitConfig:
+        explicit = [self.train, self.validation, self.test]
+        if any(x is not None for x in explicit) and any(x is None for x in explicit):
+            raise ValueError("give all of train, validation and test, or none (seeded split)")
+        if self.train_fraction + self.validation_fraction >= 1.0:
+            raise ValueError("train_fraction + validation_fraction must be < 1")
+        return self
+
+
+class BenchmarkConfig(_Section):
+    dataset: str = Field("bundled", description="'bundled' or a QuixBugs-layout directory")
+    split: SplitConfig = SplitConfig()
+    max_validation_problems: int | None = Field(None, ge=1)
+    max_test_problems: int | None = Field(None, ge=1)
+
+
+class SandboxConfig(_Section):
+    backend: Literal["bwrap", "process"] = "bwrap"
+    timeout_seconds: float = Field(5.0, gt=0.0, description="wall clock per test case")
+    cpu_seconds: int = Field(5, ge=1)
+    memory_mb: int = Field(512, ge=32)
+    max_processes: int = Field(32, ge=1)
+    max_file_mb: int = Field(8, ge=1)
+    max_open_files: int = Field(64, ge=8)
+    max_output_bytes: int = Field(65536, ge=1024)
+
+
+class ModelConfig(_Section):
+    base_model: str = Field("smollm2-135m", description="smollm2-135m | tiny-random | checkpoint dir")
+    device: str = Field("auto", description="auto | cpu | cuda")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+
+
+class TrainingConfig(_Section):
+    max_steps: int | None = Field(4, ge=1)
+    epochs: float | None = Field(None, gt=0.0)
+    batch_size: int = Field(2, ge=1)
+    gradient_accumulation: int = Field(1, ge=1)
+    max_length: int = Field(512, ge=32)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _budget(self) -> TrainingConfig:
+        if self.max_steps is None and self.epochs is None:
+            raise ValueError("set max_steps or epochs")
+        return self
+
+
+class GenerationConfig(_Section):
+    seed: int = 0
+    batch_size: int = Field(8, ge=1)
+
+
+class HeldoutConfig(_Section):
+    samples_per_problem: int = Field(5, ge=1, description="n samples per problem for pass@k")
+    top_genomes: int = Field(2, ge=1)
+    bootstrap_resamples: int = Field(1000, ge=100)
+    seed: int = 0
+
+
+class RetryConfig(_Section):
+    max_attempts: int = Field(2, ge=1, description="runs per genome stage before it is failed")
+
+
+class Weights(_Section):
+    """Objective weights for the overall fitness: non-negative, summing to 1."""
+
+    bugfix: float = Field(0.6, ge=0.0)
+    syntax: float = Field(0.1, ge=0.0)
+    style: float = Field(0.1, ge=0.0)
+    security: float = Field(0.1, ge=0.0)
+    runtime: float = Field(0.1, ge=0.0)
+
+    @model_validator(mode="after")
+    def _sum(self) -> Weights:
+        total = sum(getattr(self, o) for o in OBJECTIVES)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"weights must sum to 1, got {total:g}")
+        return self
+
+    def as_dict(self) -> dict[str, float]:
+        return {o: float(getattr(self, o)) for o in OBJECTIVES}
+
+
+class ExperimentConfig(_Section):
+    name: str = "coral"
+    seed: int = 0
+    population: PopulationConfig = PopulationConfig()
+    genes: GeneCandidates = GeneCandidates()
+    knobs: KnobRanges = KnobRanges()
+    evolution: EvolutionConfig = EvolutionConfig()
+    benchmark: BenchmarkConfig = BenchmarkConfig()
+    sandbox: SandboxConfig = SandboxConfig()
+    model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
+    generation: GenerationConfig = GenerationConfig()
+    heldout: HeldoutConfig = HeldoutConfig()
+    retries: RetryConfig = RetryConfig()
+    weights: Weights = Weights()
+
+    @model_validator(mode="after")
+    def _elites(self) -> ExperimentConfig:
+        if self.evolution.elite_count >= self.population.size:
+            raise ValueError(
+                f"evolution.elite_count ({self.evolution.elite_count}) must be < "
+                f"population.size ({self.population.size})"
+            )
+        return self
+
+
+def _format_errors(err: ValidationError) -> list[str]:
+    lines = []
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "<root>"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{path}: {msg}")
+    return lines
+
+
+def parse_config(data: Any, source: str = "<config>") -> ExperimentConfig:
+    """Validate a mapping (e.g. parsed YAML) into an ``ExperimentConfig`` or raise ``ConfigError``."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(source, [f"<root>: expected a mapping, got {type(data).__name__}"])
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(source, _format_errors(err)) from None
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate a YAML experiment config file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(str(path), [f"<file>: no such file {path}"])
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(str(path), [f"<yaml>: {err}"]) from None
+    return parse_config(data, source=str(path))
+
+
+def config_to_dict(config: ExperimentConfig) -> dict[str, Any]:
+    """Plain JSON-able dict of the full config (defaults filled in)."""
+    return config.model_dump(mode="json")
