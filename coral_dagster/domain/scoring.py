@@ -1,0 +1,63 @@
+"""Scoring arithmetic: validated objective vectors, weighted fitness and per-problem means.
+
+Objectives are the five scores of ``config.OBJECTIVES`` (bugfix, syntax, style, security,
+runtime), each in [0, 1], higher is better.
+
+    fitness(s, w) = sum_o w_o * s_o         (weights are non-negative and sum to 1)
+    mean_o        = (1 / P) * sum_p s_{p,o}  over the P validation problems
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from coral_dagster.domain.config import OBJECTIVES, Weights
+
+
+def objective_vector(objectives: Mapping[str, float], where: str = "objectives") -> np.ndarray:
+    """The scores in ``OBJECTIVES`` order as a float array, after checking them.
+
+    Raises ``ValueError`` naming ``where`` and the objective when one is missing, unknown,
+    not a finite number or outside [0, 1].
+    """
+    unknown = sorted(set(objectives) - set(OBJECTIVES))
+    if unknown:
+        raise ValueError(f"{where}: unknown objective(s) {unknown}; expected {list(OBJECTIVES)}")
+    values = []
+    for name in OBJECTIVES:
+        if name not in objectives:
+            raise ValueError(f"{where}: objective {name!r} is missing")
+        value = objectives[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise ValueError(f"{where}: objective {name!r} must be a number, got {value!r}")
+        value = float(value)
+        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+            raise ValueError(f"{where}: objective {name!r} must be in [0, 1], got {value!r}")
+        values.append(value)
+    return np.asarray(values, dtype=float)
+
+
+def objective_matrix(objectives: Sequence[Mapping[str, float]]) -> np.ndarray:
+    """Rows of ``objective_vector`` for each entry, shape (n, len(OBJECTIVES))."""
+    rows = [objective_vector(o, where=f"objectives[{i}]") for i, o in enumerate(objectives)]
+    if not rows:
+        return np.zeros((0, len(OBJECTIVES)), dtype=float)
+    return np.vstack(rows)
+
+
+def fitness(objectives: Mapping[str, float], weights: Weights) -> float:
+    """Weighted fitness sum_o w_o * s_o of one genome's objective scores."""
+    vector = objective_vector(objectives)
+    w = np.asarray([weights.as_dict()[o] for o in OBJECTIVES], dtype=float)
+    return float(np.dot(w, vector))
+
+
+def mean_objectives(per_problem: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """Mean of each objective over the validation problems; ``ValueError`` when empty."""
+    if len(per_problem) == 0:
+        raise ValueError("mean_objectives: no per-problem scores (empty validation set?)")
+    means = objective_matrix(per_problem).mean(axis=0)
+    return {name: float(means[i]) for i, name in enumerate(OBJECTIVES)}
