@@ -12,3 +12,7 @@ def main() -> None:
 
 
 # Sub-commands (one module each) are attached below.
+
+from coral_dagster.cli.population import register as _register_population  # noqa: E402
+
+_register_population(main)
