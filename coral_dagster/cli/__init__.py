@@ -16,3 +16,9 @@ def main() -> None:
 from coral_dagster.cli.population import register as _register_population  # noqa: E402
 
 _register_population(main)
+
+from coral_dagster.cli.evolve import backfill, evolve, status  # noqa: E402
+
+main.add_command(evolve)
+main.add_command(status)
+main.add_command(backfill)

@@ -1,0 +1,106 @@
+"""``coral evolve``, ``coral status`` and ``coral backfill``: drive and inspect an evolution."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from coral_dagster.domain.config import ConfigError
+
+HOME_OPTION = click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".coral"),
+    show_default=True,
+    help="Experiment home: Dagster instance (DAGSTER_HOME), artifact store, caches.",
+)
+
+
+@click.command()
+@click.option(
+    "--config",
+    "config_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Experiment YAML.",
+)
+@HOME_OPTION
+def evolve(config_file: Path, home: Path) -> None:
+    """Run the evolution to the end (resumes a killed run; does no work when finished)."""
+    from coral_dagster.driver import EvolutionFailed, HomeMismatch, prepare_home, run_evolution
+    from coral_dagster.heldout_eval import heldout_path
+
+    try:
+        coral_home = prepare_home(config_file, home)
+    except (ConfigError, HomeMismatch) as err:
+        raise click.ClickException(str(err)) from err
+    try:
+        plan = run_evolution(coral_home, echo=click.echo)
+    except EvolutionFailed as err:
+        raise click.ClickException(f"evolution stopped: {err}") from err
+    result = coral_home.store().read_json(heldout_path(plan.generation))
+    click.echo("\nbest genomes of the final generation (held-out test split):")
+    for genome in result["top_genomes"]:
+        click.echo(f"  {genome['genome_key'][:16]}  validation fitness {genome['fitness']:.3f}")
+    click.echo(f"\n{'method':32} {'fixed':>7} {'mean pass rate [95% CI]':>28} {'pass@1':>7}")
+    for s in result["summaries"]:
+        lo, hi = s["mean_pass_rate_ci"]
+        click.echo(
+            f"{s['method']:32} {len(s['fully_fixed_problems']):>3}/{s['n_problems']:<3} "
+            f"{s['mean_pass_rate']:>10.3f} [{lo:.3f}, {hi:.3f}]      {s['pass_at_1']:>7.3f}"
+        )
+    for c in result["comparisons"]:
+        click.echo(f"  - {c['sentence']}")
+
+
+@click.command()
+@HOME_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def status(home: Path, as_json: bool) -> None:
+    """Per generation: genomes done/failed/pending, adapter cache hits, best and mean fitness."""
+    from coral_dagster.driver import Home
+    from coral_dagster.status import experiment_status
+
+    coral_home = Home(home.resolve())
+    if not coral_home.config_path.exists():
+        raise click.ClickException(f"{home} holds no experiment (run `coral evolve` first)")
+    rows = experiment_status(coral_home.instance(), coral_home.store())
+    if as_json:
+        click.echo(json.dumps(rows, indent=1, sort_keys=True))
+        return
+    click.echo(
+        f"{'gen':6} {'done':>5} {'failed':>6} {'pending':>7} {'trained':>7} {'hit rate':>8} "
+        f"{'best':>6} {'mean':>6}"
+    )
+    for r in rows:
+        best = "-" if r["best_fitness"] is None else f"{r['best_fitness']:.3f}"
+        mean = "-" if r["mean_fitness"] is None else f"{r['mean_fitness']:.3f}"
+        click.echo(
+            f"{r['partition']:6} {r['done']:>5} {r['failed']:>6} {r['pending']:>7} "
+            f"{r['adapters_trained']:>7} {r['cache_hit_rate']:>8.0%} {best:>6} {mean:>6}"
+        )
+
+
+@click.command()
+@click.option("--generation", "generation", required=True, type=int, help="Generation index.")
+@HOME_OPTION
+def backfill(generation: int, home: Path) -> None:
+    """Launch a Dagster backfill of a generation's missing or failed partitions."""
+    from coral_dagster.backfill import launch_generation_backfill
+    from coral_dagster.driver import Home
+
+    coral_home = Home(home.resolve())
+    if not coral_home.config_path.exists():
+        raise click.ClickException(f"{home} holds no experiment (run `coral evolve` first)")
+    try:
+        launched = launch_generation_backfill(coral_home.instance(), coral_home.store(), generation)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from err
+    for backfill_id, assets, keys in launched:
+        click.echo(f"backfill {backfill_id}: {', '.join(assets)} for {len(keys)} partition(s)")
+    if not launched:
+        click.echo(f"generation {generation}: nothing missing or failed")
+    else:
+        click.echo("the daemon in `dagster dev` runs it (open the Backfills tab)")

@@ -1,0 +1,95 @@
+"""Experiment inputs that enter the cache keys, computed without loading any model.
+
+``key_context(config)`` fingerprints the base model's source files, the train split's
+(buggy -> fixed) pairs and the evaluation context (validation problems, prompt template
+version, generation seed, sandbox limits, objective weights), so that:
+
+    adapter_key = H(heavy genes, base model id, training data fingerprint, training config)
+    genome_key  = H(adapter_key, CA seed, cheap knobs, evaluation fingerprint)
+
+A different base model, train split, prompt or scoring setup never reuses a stale artifact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from coral_dagster.benchmark.problems import ProblemSet, load_problem_set
+from coral_dagster.benchmark.splits import Split, split_problems
+from coral_dagster.domain.config import ExperimentConfig
+from coral_dagster.domain.hashing import content_hash
+from coral_dagster.domain.records import KeyContext
+from coral_dagster.model.base_model import base_model_fingerprint
+from coral_dagster.model.prompts import PROMPT_TEMPLATE_VERSION
+from coral_dagster.model.training import TRAINING_CODE_VERSION
+
+
+@dataclass(frozen=True)
+class ExperimentInputs:
+    """The loaded problem set, its split and the key context of one experiment config."""
+
+    config: ExperimentConfig
+    problem_set: ProblemSet
+    split: Split
+    key_context: KeyContext
+
+    @property
+    def validation_names(self) -> tuple[str, ...]:
+        limit = self.config.benchmark.max_validation_problems
+        return self.split.validation[:limit] if limit else self.split.validation
+
+    @property
+    def test_names(self) -> tuple[str, ...]:
+        limit = self.config.benchmark.max_test_problems
+        return self.split.test[:limit] if limit else self.split.test
+
+
+def training_config_for_key(config: ExperimentConfig) -> dict[str, Any]:
+    """The training settings that change an adapter, with the training code's version."""
+    return {**config.training.model_dump(mode="json"), "code_version": TRAINING_CODE_VERSION}
+
+
+def training_data_fingerprint(problem_set: ProblemSet, split: Split) -> str:
+    return content_hash(
+        {"train": [[n, problem_set.problems[n].fingerprint()] for n in split.train]}
+    )
+
+
+def evaluation_fingerprint(config: ExperimentConfig, problem_set: ProblemSet, names) -> str:
+    return content_hash(
+        {
+            "validation": [[n, problem_set.problems[n].fingerprint()] for n in names],
+            "prompt_template": PROMPT_TEMPLATE_VERSION,
+            "generation": config.generation.model_dump(mode="json"),
+            "sandbox": config.sandbox.model_dump(mode="json"),
+            "weights": config.weights.as_dict(),
+        }
+    )
+
+
+def load_inputs(config: ExperimentConfig) -> ExperimentInputs:
+    """Load the problem set, split it and compute the key context for ``config``."""
+    problem_set = load_problem_set(config.benchmark.dataset)
+    split = split_problems(problem_set.names(), config.benchmark.split)
+    limit = config.benchmark.max_validation_problems
+    validation = split.validation[:limit] if limit else split.validation
+    context = KeyContext(
+        base_model_id=base_model_fingerprint(config.model.base_model),
+        training_data_fingerprint=training_data_fingerprint(problem_set, split),
+        training_config=training_config_for_key(config),
+        evaluation_fingerprint=evaluation_fingerprint(config, problem_set, validation),
+    )
+    return ExperimentInputs(
+        config=config, problem_set=problem_set, split=split, key_context=context
+    )
+
+
+def experiment_id(config: ExperimentConfig) -> str:
+    """Short content hash of the full config: tags every run of one experiment."""
+    return content_hash(config.model_dump(mode="json"))[:16]
+
+
+def key_context(config: ExperimentConfig) -> KeyContext:
+    """The key context of ``config`` (used by ``coral population``)."""
+    return load_inputs(config).key_context

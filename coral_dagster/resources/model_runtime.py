@@ -1,0 +1,36 @@
+"""Model runtime resource: resolves the base model, keeps one loaded generator per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from dagster import ConfigurableResource
+
+from coral_dagster.model.base_model import ResolvedBaseModel, resolve_base_model
+from coral_dagster.model.generation import PatchGenerator
+
+
+@lru_cache(maxsize=4)
+def _resolved(spec: str, cache_dir: str) -> ResolvedBaseModel:
+    return resolve_base_model(spec, Path(cache_dir))
+
+
+@lru_cache(maxsize=2)
+def _generator(resolved: ResolvedBaseModel, device: str, dtype: str) -> PatchGenerator:
+    return PatchGenerator(resolved, device=device, dtype=dtype)
+
+
+class ModelRuntimeResource(ConfigurableResource):
+    """``cache_dir`` holds converted checkpoints; ``device``/``dtype`` override the config's."""
+
+    cache_dir: str
+    device: str = ""
+    dtype: str = ""
+
+    def resolve(self, spec: str) -> ResolvedBaseModel:
+        return _resolved(spec, self.cache_dir)
+
+    def generator(self, resolved: ResolvedBaseModel, device: str, dtype: str) -> PatchGenerator:
+        """One loaded model per (checkpoint, device, dtype) per process; adapters load by name."""
+        return _generator(resolved, self.device or device, self.dtype or dtype)

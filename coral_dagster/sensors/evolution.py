@@ -1,0 +1,63 @@
+"""``evolution_sensor``: each tick asks the planner what is runnable and requests it.
+
+It only reads the instance and the artifact store (never trains or scores: the tick limit is
+60 s) and returns one ``SensorResult`` with the dynamic partitions to add, run requests whose
+run keys (``<step>:<partition>:<attempt>``) dedupe across ticks, and a cursor that records the
+last plan. A shared-stage failure stops the evolution: the sensor skips with the error.
+"""
+
+from __future__ import annotations
+
+import json
+
+from dagster import (
+    AddDynamicPartitionsRequest,
+    DefaultSensorStatus,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from coral_dagster.assets import ALL_ASSETS
+from coral_dagster.domain.planner import plan_next
+from coral_dagster.orchestration import read_planner_input, run_request_for
+from coral_dagster.resources import ArtifactStoreResource, ExperimentResource
+
+
+@sensor(
+    name="evolution_sensor",
+    minimum_interval_seconds=15,
+    default_status=DefaultSensorStatus.STOPPED,
+    target=ALL_ASSETS,
+    description="Plans and launches the next steps of the evolution.",
+)
+def evolution_sensor(
+    context: SensorEvaluationContext,
+    experiment: ExperimentResource,
+    artifact_store: ArtifactStoreResource,
+) -> SensorResult | SkipReason:
+    config = experiment.config()
+    experiment_id = experiment.experiment_id()
+    state = read_planner_input(context.instance, artifact_store.store(), config, experiment_id)
+    plan = plan_next(state)
+    if plan.error:
+        return SkipReason(f"evolution stopped: {plan.error}")
+    if plan.finished:
+        return SkipReason(f"evolution finished after generation {plan.generation}")
+    cursor = json.dumps(
+        {
+            "generation": plan.generation,
+            "requested": [r.run_key for r in plan.requests],
+            "waiting": plan.waiting,
+        },
+        sort_keys=True,
+    )
+    return SensorResult(
+        run_requests=[run_request_for(r, experiment_id) for r in plan.requests],
+        dynamic_partitions_requests=[
+            AddDynamicPartitionsRequest(partitions_def_name=name, partition_keys=list(keys))
+            for name, keys in plan.add_partitions.items()
+        ],
+        cursor=cursor,
+    )
