@@ -1,0 +1,89 @@
+"""The artifact store: atomic writes, manifests with checksums, corruption detection, locks."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from pathlib import Path
+
+import pytest
+
+from coral_dagster.storage import ArtifactCorrupt, ArtifactMissing, ArtifactStore
+
+
+def test_json_round_trip_leaves_no_temp_files(tmp_path: Path):
+    store = ArtifactStore(tmp_path / "store")
+    store.write_json("scores/abc.json", {"b": 1.0, "a": [1, 2]})
+    assert store.read_json("scores/abc.json") == {"a": [1, 2], "b": 1}
+    assert [p.name for p in (tmp_path / "store" / "scores").iterdir()] == ["abc.json"]
+
+
+def test_missing_artifact_error_names_it(tmp_path: Path):
+    store = ArtifactStore(tmp_path)
+    with pytest.raises(ArtifactMissing, match="test scores of genome g1"):
+        store.read_json("scores/g1.json", "test scores of genome g1")
+
+
+def _publish(tmp_path: Path, store: ArtifactStore) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "adapter_model.safetensors").write_bytes(b"\x00weights" * 100)
+    (src / "adapter_config.json").write_text('{"r": 8}')
+    store.publish_dir(src, "adapters/k1")
+
+
+def test_published_dir_verifies(tmp_path: Path):
+    store = ArtifactStore(tmp_path / "store")
+    _publish(tmp_path, store)
+    manifest = store.verify_dir("adapters/k1")
+    assert set(manifest["files"]) == {"adapter_model.safetensors", "adapter_config.json"}
+    assert store.is_valid_dir("adapters/k1")
+
+
+def test_corrupted_file_is_detected(tmp_path: Path):
+    store = ArtifactStore(tmp_path / "store")
+    _publish(tmp_path, store)
+    weights = tmp_path / "store" / "adapters" / "k1" / "adapter_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[3] ^= 0xFF  # same size, different content
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ArtifactCorrupt, match="checksum mismatch for adapter_model.safetensors"):
+        store.verify_dir("adapters/k1")
+    assert not store.is_valid_dir("adapters/k1")
+
+
+def test_half_written_dir_without_manifest_is_not_valid(tmp_path: Path):
+    store = ArtifactStore(tmp_path / "store")
+    half = tmp_path / "store" / "adapters" / "k2"
+    half.mkdir(parents=True)
+    (half / "adapter_model.safetensors").write_bytes(b"partial")
+    with pytest.raises(ArtifactMissing, match="never completed"):
+        store.verify_dir("adapters/k2")
+
+
+def _hold_lock(root: str, lock_dir: str, log: str, tag: str) -> None:
+    store = ArtifactStore(root)
+    with store.lock("adapter-x", Path(lock_dir)):
+        with open(log, "a") as fh:
+            fh.write(f"start {tag}\n")
+        time.sleep(0.3)
+        with open(log, "a") as fh:
+            fh.write(f"end {tag}\n")
+
+
+def test_lock_excludes_other_processes(tmp_path: Path):
+    log = tmp_path / "log.txt"
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(target=_hold_lock, args=(str(tmp_path / "s"), str(tmp_path / "l"), str(log), t))
+        for t in "ab"
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    # start/end pairs never interleave: start X, end X, start Y, end Y
+    events = log.read_text().splitlines()
+    assert [e.split()[0] for e in events] == ["start", "end", "start", "end"]
+    assert events[0].split()[1] == events[1].split()[1]
+    assert events[2].split()[1] == events[3].split()[1]
