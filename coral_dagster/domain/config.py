@@ -197,6 +197,14 @@ class SandboxConfig(_Section):
     max_file_mb: int = Field(8, ge=1)
     max_open_files: int = Field(64, ge=8)
     max_output_bytes: int = Field(65536, ge=1024)
+    tmp_mb: int = Field(64, ge=1, description="size of the private writable tmpfs /tmp (MiB)")
+    startup_seconds: float = Field(
+        5.0, gt=0.0, description="allowance for sandbox + interpreter start-up and module import"
+    )
+    workers: int = Field(2, ge=1, description="candidates evaluate_many runs concurrently")
+    uid_base: int = Field(
+        61000, ge=1000, description="bwrap as root: code runs as uid/gid uid_base + worker slot"
+    )
 
 
 class ModelConfig(_Section):
