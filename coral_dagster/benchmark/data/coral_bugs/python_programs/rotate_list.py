@@ -1,0 +1,6 @@
+def rotate_list(items, k):
+    """items rotated right by k places (k may exceed the length or be negative)."""
+    if not items:
+        return []
+    cut = k % len(items)
+    return items[cut:] + items[:cut]
