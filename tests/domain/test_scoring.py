@@ -1,0 +1,46 @@
+import pytest
+
+from coral_dagster.domain.config import OBJECTIVES, Weights
+from coral_dagster.domain.scoring import fitness, mean_objectives
+
+PERFECT = {o: 1.0 for o in OBJECTIVES}
+
+
+def test_fitness_is_the_weighted_sum():
+    scores = {"bugfix": 0.5, "syntax": 1.0, "style": 0.0, "security": 1.0, "runtime": 0.25}
+    expected = 0.6 * 0.5 + 0.1 * 1.0 + 0.1 * 0.0 + 0.1 * 1.0 + 0.1 * 0.25
+    assert fitness(scores, Weights()) == pytest.approx(expected)
+    assert fitness(PERFECT, Weights()) == pytest.approx(1.0)
+    only_bugfix = Weights(bugfix=1.0, syntax=0.0, style=0.0, security=0.0, runtime=0.0)
+    assert fitness(scores, only_bugfix) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("scores", "message"),
+    [
+        ({o: 1.0 for o in OBJECTIVES if o != "security"}, "'security' is missing"),
+        ({**PERFECT, "runtime": 1.5}, r"'runtime' must be in \[0, 1\], got 1.5"),
+        ({**PERFECT, "style": -0.1}, r"'style' must be in \[0, 1\]"),
+        ({**PERFECT, "syntax": float("nan")}, "'syntax' must be in"),
+        ({**PERFECT, "bugfix": "1"}, "'bugfix' must be a number"),
+        ({**PERFECT, "bugfx": 1.0}, r"unknown objective\(s\) \['bugfx'\]"),
+    ],
+)
+def test_fitness_rejects_bad_objectives_naming_them(scores, message):
+    with pytest.raises(ValueError, match=message):
+        fitness(scores, Weights())
+
+
+def test_mean_objectives_over_problems():
+    problems = [PERFECT, {o: 0.0 for o in OBJECTIVES}, {**PERFECT, "bugfix": 0.5}]
+    means = mean_objectives(problems)
+    assert list(means) == list(OBJECTIVES)
+    assert means["bugfix"] == pytest.approx(0.5)
+    assert means["syntax"] == pytest.approx(2 / 3)
+
+
+def test_mean_objectives_errors():
+    with pytest.raises(ValueError, match="no per-problem scores"):
+        mean_objectives([])
+    with pytest.raises(ValueError, match=r"objectives\[1\]: objective 'runtime'"):
+        mean_objectives([PERFECT, {**PERFECT, "runtime": 2.0}])
