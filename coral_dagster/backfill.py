@@ -16,14 +16,15 @@ from dagster._core.utils import make_new_backfill_id
 
 from coral_dagster.domain.planner import ADAPTER_PARTITIONS, GENOME_PARTITIONS
 from coral_dagster.orchestration import materialized_partitions
-from coral_dagster.stages import load_population
+from coral_dagster.stages import load_population, load_scores
 from coral_dagster.storage import ArtifactStore
 
 
 def missing_partitions(
     instance: DagsterInstance, store: ArtifactStore, generation: int
 ) -> dict[str, list[str]]:
-    """Adapter keys and genome keys of ``generation`` that have no materialization."""
+    """Of ``generation``: adapter keys without a materialization, and genome keys without
+    scores or scored as failed (fitness 0 after exhausted retries)."""
     materialized = materialized_partitions(instance)
     records = load_population(store, generation)
     adapters = list(
@@ -32,7 +33,10 @@ def missing_partitions(
         )
     )
     genomes = [
-        r["genome_key"] for r in records if r["genome_key"] not in materialized["test_scores"]
+        r["genome_key"]
+        for r in records
+        if r["genome_key"] not in materialized["test_scores"]
+        or load_scores(store, r["genome_key"])["failed"]
     ]
     return {"adapters": adapters, "genomes": genomes}
 

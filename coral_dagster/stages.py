@@ -256,3 +256,41 @@ def generation_summary(store: ArtifactStore, generation: int) -> dict[str, Any]:
 
 def best_fitness_history(store: ArtifactStore, generations: Sequence[int]) -> list[float]:
     return [generation_summary(store, g)["best_fitness"] for g in generations]
+
+
+def run_in_process(
+    inputs: ExperimentInputs,
+    store: ArtifactStore,
+    base: ResolvedBaseModel,
+    generator: PatchGenerator,
+    evaluator: Evaluator,
+    lock_dir: Path,
+    adapter_cache: Path,
+    generations: int,
+) -> dict[int, list[dict[str, Any]]]:
+    """The same stages composed in plain Python, without Dagster (for invariant 4).
+
+    Returns generation -> list of ``{**record, "scores": ...}`` in population order.
+    """
+    history: dict[int, list[dict[str, Any]]] = {}
+    for generation in range(generations):
+        records = build_population(inputs, generation, store)
+        for record in records:
+            ensure_adapter(
+                store,
+                record["adapter_key"],
+                HeavyGenes.from_dict(record["genes"]),
+                inputs,
+                base,
+                lock_dir,
+                device=inputs.config.model.device,
+            )
+        rows = []
+        for record in records:
+            spec = {**record, "generation": generation}
+            generated = generate_code(store, spec, inputs, generator, adapter_cache)
+            scores = score_generated(generated, inputs, evaluator)
+            store.write_json(scores_path(record["genome_key"]), scores)
+            rows.append({**record, "scores": scores})
+        history[generation] = rows
+    return history

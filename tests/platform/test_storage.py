@@ -47,7 +47,7 @@ def test_corrupted_file_is_detected(tmp_path: Path):
     data = bytearray(weights.read_bytes())
     data[3] ^= 0xFF  # same size, different content
     weights.write_bytes(bytes(data))
-    with pytest.raises(ArtifactCorrupt, match="checksum mismatch for adapter_model.safetensors"):
+    with pytest.raises(ArtifactCorrupt, match=r"checksum mismatch for adapter_model\.safetensors"):
         store.verify_dir("adapters/k1")
     assert not store.is_valid_dir("adapters/k1")
 

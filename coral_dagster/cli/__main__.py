@@ -1,0 +1,3 @@
+from coral_dagster.cli import main
+
+main()

@@ -1,0 +1,30 @@
+"""Shared fixtures for platform tests: a tiny-random experiment config and a finished evolution."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from platform_helpers import write_config
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    """One converted-model cache for the whole session (CORAL_CACHE_DIR is honoured too)."""
+    return Path(os.environ.get("CORAL_TEST_MODEL_CACHE") or tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def finished_home(tmp_path_factory, model_cache) -> Path:
+    """A home whose tiny-random evolution ran to the end through `coral evolve`'s driver."""
+    from coral_dagster.driver import prepare_home, run_evolution
+
+    root = tmp_path_factory.mktemp("finished")
+    config = write_config(root / "tiny.yaml")
+    os.environ["CORAL_CACHE_DIR"] = str(model_cache)
+    home = prepare_home(config, root / "home")
+    lines: list[str] = []
+    run_evolution(home, echo=lines.append)
+    (root / "driver.log").write_text("\n".join(lines))
+    return home.path

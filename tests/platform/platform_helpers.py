@@ -1,0 +1,58 @@
+"""Helpers shared by the platform tests (a tiny-random experiment config, instance counts)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import yaml
+from dagster import AssetKey, DagsterInstance
+
+# A small but complete experiment: tiny-random model, 2 generations of 4 genomes, real sandbox.
+TINY_CONFIG = {
+    "name": "tiny",
+    "seed": 11,
+    "population": {"size": 4, "grid_size": 6, "min_steps": 4, "max_steps": 10},
+    "genes": {
+        "ranks": [2, 4],
+        "alphas": [4.0, 8.0],
+        "dropouts": [0.0],
+        "target_modules": [["q_proj", "v_proj"], ["q_proj", "k_proj", "v_proj", "o_proj"]],
+        "adapter_types": ["lora", "dora"],
+        "learning_rates": [0.001],
+    },
+    "knobs": {"max_new_tokens": {"low": 8, "high": 16}},
+    "evolution": {"generations": 2, "elite_count": 1, "tournament_size": 2},
+    "benchmark": {"max_validation_problems": 2, "max_test_problems": 2},
+    "model": {"base_model": "tiny-random"},
+    "training": {"max_steps": 2, "batch_size": 2, "max_length": 256},
+    "generation": {"batch_size": 4},
+    "heldout": {"samples_per_problem": 2, "top_genomes": 1, "bootstrap_resamples": 200},
+}
+
+
+def write_config(path: Path, **overrides) -> Path:
+    config = {**TINY_CONFIG, **overrides}
+    path.write_text(yaml.safe_dump(config, sort_keys=True))
+    return path
+
+
+ASSETS = [
+    "problems",
+    "base_model",
+    "population",
+    "adapters",
+    "generated_code",
+    "test_scores",
+    "heldout_evaluation",
+    "evolution_report",
+]
+
+
+def materialization_counts(instance: DagsterInstance) -> Counter:
+    """(asset, partition) -> number of materializations recorded in the instance."""
+    counts: Counter = Counter()
+    for name in ASSETS:
+        for r in instance.fetch_materializations(AssetKey(name), limit=10_000).records:
+            counts[(name, r.partition_key)] += 1
+    return counts

@@ -1,0 +1,137 @@
+"""Exactly-once training under concurrency, kill and resume, corrupted adapters."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from platform_helpers import materialization_counts, write_config
+
+from coral_dagster.driver import Home, prepare_home, run_evolution
+from coral_dagster.stages import TRAINING_LOG, adapter_dir, load_population, load_scores
+
+
+def evolve_cmd(config: Path, home: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "coral_dagster.cli",
+        "evolve",
+        "--config",
+        str(config),
+        "--home",
+        str(home),
+    ]
+
+
+def results(home: Path) -> dict:
+    store = Home(home).store()
+    out = {}
+    for generation in (0, 1):
+        for r in load_population(store, generation):
+            scores = load_scores(store, r["genome_key"])
+            out[r["genome_key"]] = (
+                generation,
+                r["adapter_key"],
+                scores["objectives"],
+                scores["fitness"],
+            )
+    return out
+
+
+def test_concurrent_drivers_train_each_adapter_once(
+    tmp_path: Path, finished_home: Path, model_cache: Path
+):
+    config = write_config(tmp_path / "tiny.yaml")
+    env = {**os.environ, "CORAL_CACHE_DIR": str(model_cache)}
+    home = tmp_path / "home"
+    procs = [
+        subprocess.Popen(
+            evolve_cmd(config, home),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=900)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    trained = Counter(line["adapter_key"] for line in Home(home).store().read_lines(TRAINING_LOG))
+    assert trained and max(trained.values()) == 1, trained
+    counts = materialization_counts(Home(home).instance())
+    assert max(counts.values()) == 1, [k for k, v in counts.items() if v > 1]
+    assert results(home) == results(finished_home)
+
+
+def test_kill_and_resume_recomputes_nothing(tmp_path: Path, finished_home: Path, model_cache: Path):
+    config = write_config(tmp_path / "tiny.yaml")
+    env = {**os.environ, "CORAL_CACHE_DIR": str(model_cache)}
+    home = tmp_path / "home"
+    proc = subprocess.Popen(
+        evolve_cmd(config, home),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    scores_dir = home / "artifacts" / "scores"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None:
+        if scores_dir.exists() and len(list(scores_dir.glob("*.json"))) >= 2:
+            break  # in the middle of generation 0
+        time.sleep(0.2)
+    assert proc.poll() is None, "driver ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_counts = materialization_counts(Home(home).instance())
+
+    lines: list[str] = []
+    resumed = prepare_home(config, home)
+    plan = run_evolution(resumed, echo=lines.append)
+    assert plan.finished
+    counts = materialization_counts(Home(home).instance())
+    assert max(counts.values()) == 1, [k for k, v in counts.items() if v > 1]
+    assert all(counts[k] == 1 for k in killed_counts)
+    assert results(home) == results(finished_home)
+
+
+def test_corrupted_adapter_is_detected_and_retrained(tmp_path: Path, model_cache: Path):
+    config = write_config(
+        tmp_path / "tiny.yaml", evolution={"generations": 1, "elite_count": 1, "tournament_size": 2}
+    )
+    os.environ["CORAL_CACHE_DIR"] = str(model_cache)
+    home = prepare_home(config, tmp_path / "home")
+    store = home.store()
+    # Run until generation 0's adapters exist, then corrupt one before its genomes are scored.
+    from coral_dagster.driver import execute_step, experiment_id, plan_once
+
+    instance = home.instance()
+    cfg = home.config()
+    eid = experiment_id(cfg)
+    while True:
+        plan = plan_once(home, instance, cfg, eid)
+        adapter_steps = [r for r in plan.requests if r.step == "adapter"]
+        if adapter_steps:
+            for r in adapter_steps:
+                assert execute_step(home, instance, r, eid)
+            break
+        for r in plan.requests:
+            assert execute_step(home, instance, r, eid)
+    victim = adapter_steps[0].partition_key
+    weights = Path(store.path(adapter_dir(victim), "adapter_model.safetensors").path)
+    data = bytearray(weights.read_bytes())
+    data[-5] ^= 0xFF
+    weights.write_bytes(bytes(data))
+
+    plan = plan_once(home, instance, cfg, eid)
+    assert ("adapter", victim) in [(r.step, r.partition_key) for r in plan.requests]
+    run_evolution(home, echo=lambda _: None)
+    assert store.is_valid_dir(adapter_dir(victim))
+    trained = Counter(line["adapter_key"] for line in store.read_lines(TRAINING_LOG))
+    assert trained[victim] == 2  # trained, corrupted, retrained
