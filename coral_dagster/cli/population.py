@@ -33,10 +33,7 @@ def validate_config(file: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the genome records as JSON.")
 def population(config_file: str, as_json: bool) -> None:
     """Print generation 0 of an experiment: keys, CA seeds, heavy genes and cheap knobs."""
-    from coral_dagster.context import key_context
     from coral_dagster.domain.config import ConfigError, load_config
-    from coral_dagster.domain.population import initial_population
-    from coral_dagster.domain.records import population_records
 
     try:
         config = load_config(config_file)
@@ -44,6 +41,10 @@ def population(config_file: str, as_json: bool) -> None:
         for problem in err.problems:
             click.echo(f"{config_file}: {problem}", err=True)
         sys.exit(1)
+    from coral_dagster.context import key_context
+    from coral_dagster.domain.population import initial_population
+    from coral_dagster.domain.records import population_records
+
     records = population_records(initial_population(config), config, key_context(config))
     if as_json:
         click.echo(json.dumps(records, indent=2, sort_keys=True, ensure_ascii=True))
