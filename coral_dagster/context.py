@@ -21,8 +21,7 @@ from coral_dagster.domain.config import ExperimentConfig
 from coral_dagster.domain.hashing import content_hash
 from coral_dagster.domain.records import KeyContext
 from coral_dagster.model.base_model import base_model_fingerprint
-from coral_dagster.model.prompts import PROMPT_TEMPLATE_VERSION
-from coral_dagster.model.training import TRAINING_CODE_VERSION
+from coral_dagster.model.versions import PROMPT_TEMPLATE_VERSION, TRAINING_CODE_VERSION
 
 
 @dataclass(frozen=True)

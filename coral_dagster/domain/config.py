@@ -65,7 +65,9 @@ class PopulationConfig(_Section):
     @model_validator(mode="after")
     def _steps(self) -> PopulationConfig:
         if self.max_steps < self.min_steps:
-            raise ValueError(f"max_steps ({self.max_steps}) must be >= min_steps ({self.min_steps})")
+            raise ValueError(
+                f"max_steps ({self.max_steps}) must be >= min_steps ({self.min_steps})"
+            )
         return self
 
 
@@ -167,7 +169,7 @@ class SplitConfig(_Section):
     train: list[str] | None = None
     validation: list[str] | None = None
     test: list[str] | None = None
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     train_fraction: float = Field(0.5, gt=0.0, lt=1.0)
     validation_fraction: float = Field(0.25, gt=0.0, lt=1.0)
 
@@ -208,7 +210,9 @@ class SandboxConfig(_Section):
 
 
 class ModelConfig(_Section):
-    base_model: str = Field("smollm2-135m", description="smollm2-135m | tiny-random | checkpoint dir")
+    base_model: str = Field(
+        "smollm2-135m", description="smollm2-135m | tiny-random | checkpoint dir"
+    )
     device: str = Field("auto", description="auto | cpu | cuda")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
 
@@ -219,7 +223,7 @@ class TrainingConfig(_Section):
     batch_size: int = Field(2, ge=1)
     gradient_accumulation: int = Field(1, ge=1)
     max_length: int = Field(512, ge=32)
-    seed: int = 0
+    seed: int = Field(0, ge=0)
 
     @model_validator(mode="after")
     def _budget(self) -> TrainingConfig:
@@ -229,7 +233,7 @@ class TrainingConfig(_Section):
 
 
 class GenerationConfig(_Section):
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     batch_size: int = Field(8, ge=1)
 
 
@@ -237,7 +241,7 @@ class HeldoutConfig(_Section):
     samples_per_problem: int = Field(5, ge=1, description="n samples per problem for pass@k")
     top_genomes: int = Field(2, ge=1)
     bootstrap_resamples: int = Field(1000, ge=100)
-    seed: int = 0
+    seed: int = Field(0, ge=0)
 
 
 class RetryConfig(_Section):
@@ -266,7 +270,7 @@ class Weights(_Section):
 
 class ExperimentConfig(_Section):
     name: str = "coral"
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     population: PopulationConfig = PopulationConfig()
     genes: GeneCandidates = GeneCandidates()
     knobs: KnobRanges = KnobRanges()
@@ -302,7 +306,7 @@ def _format_errors(err: ValidationError) -> list[str]:
 
 
 def parse_config(data: Any, source: str = "<config>") -> ExperimentConfig:
-    """Validate a mapping (e.g. parsed YAML) into an ``ExperimentConfig`` or raise ``ConfigError``."""
+    """Validate a mapping (e.g. parsed YAML) into an ``ExperimentConfig``, else ``ConfigError``."""
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -71,7 +71,9 @@ class CASeed:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CASeed:
-        return cls(grid=tuple(tuple(r) for r in data["grid"]), rule=data["rule"], steps=data["steps"])
+        return cls(
+            grid=tuple(tuple(r) for r in data["grid"]), rule=data["rule"], steps=data["steps"]
+        )
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,9 @@ class HeavyGenes:
         object.__setattr__(self, "dropout", float(self.dropout))
         object.__setattr__(self, "learning_rate", float(self.learning_rate))
         if self.adapter_type not in ADAPTER_TYPES:
-            raise ValueError(f"adapter_type must be one of {ADAPTER_TYPES}, got {self.adapter_type!r}")
+            raise ValueError(
+                f"adapter_type must be one of {ADAPTER_TYPES}, got {self.adapter_type!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {

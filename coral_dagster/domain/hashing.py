@@ -79,7 +79,7 @@ def adapter_key(
     training_data_fingerprint: str,
     training_config: Mapping[str, Any],
 ) -> str:
-    """Key of a trained adapter. Same heavy genes + base model + data + training config => same key."""
+    """Key of a trained adapter: same genes + base model + data + training config, same key."""
     return content_hash(
         {
             "kind": "adapter",
