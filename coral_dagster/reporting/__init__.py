@@ -21,7 +21,7 @@ from coral_dagster.reporting.plots import (
     plot_pareto,
 )
 from coral_dagster.reporting.render import PLOT_NAMES, render_json, render_markdown
-from coral_dagster.reporting.write import write_report
+from coral_dagster.reporting.write import draw_plots, png_data_uri, write_report
 
 __all__ = [
     "PLOT_NAMES",
@@ -33,10 +33,12 @@ __all__ = [
     "MissingPlotData",
     "ParetoEntry",
     "available_plots",
+    "draw_plots",
     "generation_label",
     "plot_fitness",
     "plot_heldout",
     "plot_pareto",
+    "png_data_uri",
     "render_json",
     "render_markdown",
     "write_report",

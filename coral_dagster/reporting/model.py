@@ -57,9 +57,10 @@ def generation_label(generation: int) -> str:
 class GenerationStats:
     """Fitness statistics of one generation's scored genomes.
 
-    ``best_fitness``/``mean_fitness``/``diversity`` are ``None`` when no genome of the generation
-    has a score (all failed, or none evaluated). ``n_failed`` counts genomes whose evaluation
-    failed after all retries.
+    ``best_fitness``/``mean_fitness`` are over the genomes scored so far and ``None`` when none
+    is; a genome whose evaluation failed after all retries is scored with fitness 0 and counted in
+    ``n_failed``. ``diversity`` is a measure of the population's genomes in [0, 1] (``None`` when
+    not measured).
     """
 
     generation: int
@@ -287,18 +288,27 @@ class ExperimentReport:
         return str(self.config.get("name", "coral"))
 
     def missing_parts(self) -> list[str]:
-        """The caller's ``missing`` lines, then one line per empty part (no duplicates)."""
-        derived = []
-        if not self.generations:
-            derived.append("fitness per generation: no generation has been scored yet")
-        if not self.pareto_front:
-            derived.append("Pareto front: no scored genomes yet")
-        if self.cache is None:
-            derived.append("adapter cache statistics: not recorded yet")
-        if not self.stage_seconds:
-            derived.append("stage timings: not recorded yet")
-        if self.heldout is None:
-            derived.append("held-out evaluation: not run yet")
+        """The caller's ``missing`` lines, then one line per empty part (no duplicates).
+
+        A part's own line (e.g. ``held-out evaluation: not run yet``) is left out when a caller
+        line already starts with that part's label (``held-out evaluation``), so a caller can say
+        more precisely what is missing without the generic line repeating it.
+        """
+        empty = {
+            "fitness per generation": (
+                not self.generations,
+                "no generation has been scored yet",
+            ),
+            "Pareto front": (not self.pareto_front, "no scored genomes yet"),
+            "adapter cache statistics": (self.cache is None, "not recorded yet"),
+            "stage timings": (not self.stage_seconds, "not recorded yet"),
+            "held-out evaluation": (self.heldout is None, "not run yet"),
+        }
+        derived = [
+            f"{label}: {reason}"
+            for label, (is_empty, reason) in empty.items()
+            if is_empty and not any(m.startswith(label) for m in self.missing)
+        ]
         return list(dict.fromkeys([*self.missing, *derived]))
 
     def to_dict(self) -> dict[str, Any]:

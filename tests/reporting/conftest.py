@@ -1,14 +1,21 @@
-"""A realistic experiment report, built from the real domain objects and statistics."""
+"""A realistic experiment report, and a realistic artifact store, from the real domain objects.
+
+``write_experiment_store`` writes what the stages write for a 2-generation, 4-genome experiment
+(populations, scores, adapters' training records, the held-out result) so the report builder can
+be tested without running models.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from coral_dagster.domain.config import config_to_dict, load_config
-from coral_dagster.domain.genome import CASeed, CheapKnobs, HeavyGenes
+from coral_dagster.domain.config import ExperimentConfig, config_to_dict, load_config, parse_config
+from coral_dagster.domain.genome import CASeed, CheapKnobs, Genome, HeavyGenes
 from coral_dagster.domain.hashing import adapter_key, content_hash, genome_key
 from coral_dagster.domain.heldout import compare_methods, summarize_method
 from coral_dagster.reporting import (
@@ -113,3 +120,210 @@ def partial_report(full_report: ExperimentReport) -> ExperimentReport:
         generations=full_report.generations[:1],
         missing=("generation g0001: 2 of 4 genomes still being scored",),
     )
+
+
+# ---- a realistic artifact store, as the stages write it (for coral_dagster.experiment_report) --
+REPORT_CONFIG = {
+    "name": "report-test",
+    "seed": 5,
+    "population": {"size": 4, "grid_size": 6, "min_steps": 4, "max_steps": 10},
+    "evolution": {"generations": 2, "elite_count": 1},
+    "benchmark": {"max_validation_problems": 2, "max_test_problems": 3},
+    "model": {"base_model": "tiny-random"},
+    "heldout": {"samples_per_problem": 3, "top_genomes": 1, "bootstrap_resamples": 200},
+}
+
+GENES = {
+    "A": HeavyGenes(4, 8.0, 0.0, ("q_proj", "v_proj"), "lora", 1e-4),
+    "B": HeavyGenes(8, 16.0, 0.05, ("q_proj", "k_proj", "v_proj", "o_proj"), "dora", 3e-4),
+    "C": HeavyGenes(16, 32.0, 0.1, ("q_proj", "v_proj"), "lora", 1e-3),
+    "D": HeavyGenes(8, 8.0, 0.0, ("q_proj", "k_proj", "v_proj", "o_proj"), "lora", 1e-3),
+}
+TRAINING_SECONDS = {"A": 100.0, "B": 40.0, "C": 25.0, "D": 60.0}
+
+# Generation 0: genes A, A, B, C; generation 1: gen 0's first genome (the elite), B, D, A.
+# Adapter slots in order: A trains, A reuses, B trains, C trains | A reuses, B reuses, D trains,
+# A reuses -> 4 trained, 4 reused, saved 100 + 100 + 40 + 100 = 340 s.
+OBJECTIVES_BY_SLOT = {
+    (0, 0): {"bugfix": 0.5, "syntax": 1.0, "style": 0.7, "security": 1.0, "runtime": 0.8},
+    (0, 1): None,  # failed after every retry: fitness 0
+    (0, 2): {"bugfix": 0.0, "syntax": 0.5, "style": 0.9, "security": 1.0, "runtime": 0.6},
+    (0, 3): {"bugfix": 0.25, "syntax": 1.0, "style": 0.6, "security": 1.0, "runtime": 0.9},
+    (1, 1): {"bugfix": 0.25, "syntax": 1.0, "style": 0.95, "security": 1.0, "runtime": 0.97},
+    (1, 2): {"bugfix": 0.25, "syntax": 1.0, "style": 0.6, "security": 1.0, "runtime": 0.8},
+    (1, 3): {"bugfix": 0.0, "syntax": 1.0, "style": 0.5, "security": 1.0, "runtime": 0.5},
+}
+# (1, 0) is the elite: the same genome as (0, 0), so the same key and the same scores file.
+# Generation 1's Pareto front: the elite (best bugfix) and slot (1, 1) (best style/runtime).
+
+
+def _genomes() -> dict[int, list[Genome]]:
+    rng = np.random.default_rng(7)
+
+    def seed(rule: str, steps: int) -> CASeed:
+        grid = rng.integers(0, 2, size=(6, 6))
+        return CASeed(
+            grid=tuple(tuple(int(c) for c in row) for row in grid), rule=rule, steps=steps
+        )
+
+    gen0 = [
+        Genome(seed("B3/S23", 6), GENES["A"]),
+        Genome(seed("B36/S23", 8), GENES["A"]),
+        Genome(seed("B2/S", 5), GENES["B"]),
+        Genome(seed("B3678/S34678", 10), GENES["C"]),
+    ]
+    gen1 = [
+        gen0[0],
+        Genome(seed("B3/S23", 7), GENES["B"]),
+        Genome(seed("B1357/S1357", 4), GENES["D"]),
+        Genome(seed("B36/S23", 9), GENES["A"]),
+    ]
+    return {0: gen0, 1: gen1}
+
+
+@dataclass
+class StoreFacts:
+    """What a test store holds: records per generation, fitness per genome key, heldout."""
+
+    config: ExperimentConfig
+    records: dict[int, list[dict]]
+    fitness: dict[str, float]
+    failed: set[str]
+    adapter_of: dict[str, str]  # genes name -> adapter key
+    heldout: dict | None
+
+
+@pytest.fixture(scope="session")
+def report_inputs():
+    """The experiment inputs (problem split, key context) of REPORT_CONFIG."""
+    from coral_dagster.context import load_inputs
+
+    return load_inputs(parse_config(REPORT_CONFIG))
+
+
+def _heldout(inputs, gen1_records: list[dict], fitness: dict[str, float]) -> dict:
+    """heldout/g0001.json as ``evaluate_heldout`` returns it (same methods, same statistics)."""
+    config = inputs.config
+    n = config.heldout.samples_per_problem
+    problems = list(inputs.test_names)
+    rates = np.random.default_rng(99)
+    best = max(gen1_records, key=lambda r: fitness[r["genome_key"]])
+    methods = {
+        f"evolved #1 ({best['genome_key'][:8]})": [0.2, 0.5, 0.3],
+        "base + neutral": [0.5, 0.3, 0.2],
+        "base + evolved knobs": [0.4, 0.3, 0.3],
+        "standard LoRA": [0.3, 0.4, 0.3],
+    }
+    per_method = {
+        m: {p: [float(v) for v in rates.choice([0.0, 0.5, 1.0], size=n, p=probs)] for p in problems}
+        for m, probs in methods.items()
+    }
+    per_method["buggy unchanged"] = {p: [0.5] * n for p in problems}
+    rng = np.random.default_rng([config.heldout.seed, 1])
+    resamples = config.heldout.bootstrap_resamples
+    summaries = [
+        summarize_method(m, pp, ks=(1, 5), rng=rng, resamples=resamples)
+        for m, pp in per_method.items()
+    ]
+    comparisons = compare_methods(
+        summaries, rng, reference=summaries[0].method, resamples=resamples
+    )
+    return {
+        "generation": 1,
+        "test_problems": problems,
+        "samples_per_problem": n,
+        "standard_lora": {"adapter_key": content_hash("standard-lora"), "cached": False},
+        "top_genomes": [
+            {
+                "genome_key": best["genome_key"],
+                "adapter_key": best["adapter_key"],
+                "fitness": fitness[best["genome_key"]],
+                "knobs": best["knobs"],
+            }
+        ],
+        "summaries": [s.to_dict() for s in summaries],
+        "comparisons": [c.to_dict() for c in comparisons],
+    }
+
+
+def write_experiment_store(
+    store,
+    inputs,
+    tmp_dir: Path,
+    *,
+    unscored: tuple[tuple[int, int], ...] = (),
+    untrained: tuple[str, ...] = (),
+    heldout: bool = True,
+    generations: int = 2,
+) -> StoreFacts:
+    """Write populations, scores, adapters' training.json and heldout/g0001.json as the stages do.
+
+    ``unscored`` slots get no scores file, ``untrained`` genes no adapter directory; with
+    ``heldout`` False there is no held-out result.
+    """
+    from coral_dagster.domain.records import genome_record, population_keys
+    from coral_dagster.domain.scoring import fitness as weighted_fitness
+    from coral_dagster.heldout_eval import heldout_path
+    from coral_dagster.model.training import TrainingReport
+    from coral_dagster.stages import adapter_dir, failed_scores, population_path, scores_path
+
+    config = inputs.config
+    records: dict[int, list[dict]] = {}
+    fitness: dict[str, float] = {}
+    failed: set[str] = set()
+    adapter_of: dict[str, str] = {}
+    for generation, genomes in list(_genomes().items())[:generations]:
+        rows = population_keys(genomes, config, inputs.key_context)
+        records[generation] = [genome_record(*row) for row in rows]
+        store.write_json(population_path(generation), records[generation])
+        for slot, (genome, _, akey, gkey) in enumerate(rows):
+            name = next(n for n, g in GENES.items() if g == genome.genes)
+            adapter_of[name] = akey
+            if (generation, slot) in unscored or (generation, slot) == (1, 0):
+                continue  # (1, 0) is the elite: its scores are (0, 0)'s file
+            objectives = OBJECTIVES_BY_SLOT[(generation, slot)]
+            if objectives is None:
+                scores = failed_scores(gkey, "generated_code failed 2 times: CUDA OOM")
+                failed.add(gkey)
+            else:
+                scores = {
+                    "genome_key": gkey,
+                    "failed": False,
+                    "reason": "",
+                    "objectives": objectives,
+                    "fitness": weighted_fitness(objectives, config.weights),
+                    "passed": 3,
+                    "total": 8,
+                    "problems": [],
+                }
+            fitness[gkey] = scores["fitness"]
+            store.write_json(scores_path(gkey), scores)
+    for name, akey in adapter_of.items():
+        if name in untrained:
+            continue
+        local = tmp_dir / f"adapter-{name}"
+        local.mkdir(parents=True)
+        report = TrainingReport(
+            trainable_params=12_288,
+            total_params=135_000_000,
+            losses=[2.31, 2.02],
+            tokens_per_second=850.0,
+            seconds=TRAINING_SECONDS[name],
+            steps=2,
+            examples=9,
+            truncated_examples=0,
+        )
+        (local / "training.json").write_text(json.dumps(report.to_dict(), sort_keys=True))
+        (local / "adapter_config.json").write_text(json.dumps({"r": GENES[name].rank}))
+        store.publish_dir(local, adapter_dir(akey))
+    held = None
+    if heldout and generations == 2:
+        held = _heldout(inputs, records[1], fitness)
+        store.write_json(heldout_path(1), held)
+    return StoreFacts(config, records, fitness, failed, adapter_of, held)
+
+
+@pytest.fixture(scope="session")
+def store_writer():
+    """``write_experiment_store`` (fixtures are how tests here reach conftest helpers)."""
+    return write_experiment_store
