@@ -114,6 +114,7 @@ def main() -> None:
         time.perf_counter,
         os._exit,
     )
+    assertion_error, base_exception = AssertionError, BaseException
     with open(spec_path, encoding="utf-8") as f:
         spec = loads(f.read())
     nonce = b""
@@ -171,10 +172,10 @@ def main() -> None:
             else:
                 _run_test(module, cases[index])
                 message.update(status="ok", seconds=clock() - began)
-        except AssertionError as exc:
+        except assertion_error as exc:
             status = "error" if spec["mode"] == "json" else "fail"
             message.update(status=status, error_type="AssertionError", detail=_describe(exc))
-        except BaseException as exc:
+        except base_exception as exc:
             message.update(status="error", error_type=type(exc).__name__, detail=_describe(exc))
         message.setdefault("seconds", clock() - began)
         report(message)

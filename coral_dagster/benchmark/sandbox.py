@@ -100,6 +100,7 @@ class Sandbox(ABC):
         self.config = config
         self.prlimit = _require_tool("prlimit", "setting the sandbox rlimits (util-linux)")
         self.python = interpreter()
+        self.tools: tuple[str, ...] = (self.prlimit,)
         self._uids = itertools.count()
         self._uid_lock = threading.Lock()
 
@@ -240,6 +241,7 @@ class BwrapSandbox(Sandbox):
             if self.as_root
             else ""
         )
+        self.tools += (self.bwrap, self.setpriv)
         system = ["/usr", "/bin", "/sbin", "/lib", "/lib64"]
         self.prefix_binds: list[str] = []
         for prefix in sorted({os.path.realpath(sys.base_prefix), os.path.dirname(self.python)}):
@@ -308,7 +310,7 @@ _probe_lock = threading.Lock()
 
 def _probe(sandbox: Sandbox) -> None:
     """Run ``python -c`` in ``sandbox`` (once per process and configuration); raise on failure."""
-    key = (sandbox.backend, sandbox.python, sandbox.config.model_dump_json())
+    key = (sandbox.backend, sandbox.python, sandbox.tools, sandbox.config.model_dump_json())
     with _probe_lock:
         if key in _probed:
             return
