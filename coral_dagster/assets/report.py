@@ -1,21 +1,24 @@
 """Generation-keyed reporting assets: ``heldout_evaluation`` and ``evolution_report``."""
 
-from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from coral_dagster.assets.partitions import generation_partitions
-from coral_dagster.domain.nsga2 import pareto_front_indices
 from coral_dagster.domain.planner import generation_index
+from coral_dagster.experiment_report import build_experiment_report, read_run_timings, report_dir
 from coral_dagster.heldout_eval import evaluate_heldout, heldout_path
 from coral_dagster.placement import op_tags_for
+from coral_dagster.reporting import PLOT_NAMES, png_data_uri, render_markdown, write_report
 from coral_dagster.resources import (
     ArtifactStoreResource,
     ExperimentResource,
     ModelRuntimeResource,
     SandboxResource,
 )
-from coral_dagster.stages import generation_summary, load_population, load_scores
 
 
 @asset(
@@ -29,46 +32,46 @@ def evolution_report(
     experiment: ExperimentResource,
     artifact_store: ArtifactStoreResource,
 ) -> MaterializeResult:
-    """Fitness statistics and the Pareto front of one scored generation."""
+    """The experiment report up to this generation: fitness, Pareto front, cache, timings.
+
+    Writes ``reports/gNNNN/`` (``report.json``, ``report.md`` and the PNG plots the data
+    allows) into the artifact store; the metadata carries the whole report as Markdown with the
+    plots inline (base64 data URIs) and the path of each file.
+    """
     generation = generation_index(context.partition_key)
     store = artifact_store.store()
-    records = load_population(store, generation)
-    scores = [load_scores(store, r["genome_key"]) for r in records]
-    front = pareto_front_indices([s["objectives"] for s in scores])
-    summary = generation_summary(store, generation)
-    report = {
-        **summary,
-        "pareto_front": [
-            {
-                "genome_key": records[i]["genome_key"],
-                "fitness": scores[i]["fitness"],
-                "objectives": scores[i]["objectives"],
-            }
-            for i in front
-        ],
+    config = experiment.config()
+    runs = read_run_timings(
+        context.instance, experiment.experiment_id(), exclude_run_ids={context.run_id}
+    )
+    report = build_experiment_report(store, config, runs, generation)
+    relpath = report_dir(generation)
+    with tempfile.TemporaryDirectory(prefix="coral-report-") as tmp:
+        written = write_report(report, tmp)
+        images = {name: png_data_uri(written[name]) for name in PLOT_NAMES if name in written}
+        markdown = render_markdown(report, images)
+        store.publish_dir(Path(tmp), relpath)
+    latest = report.generations[-1]
+    metadata: dict[str, Any] = {
+        "report": MetadataValue.md(markdown),
+        "report_json": MetadataValue.path(str(store.path(relpath, "report.json"))),
+        "report_md": MetadataValue.path(str(store.path(relpath, "report.md"))),
+        **{
+            f"{name}_plot": MetadataValue.path(str(store.path(relpath, f"{name}.png")))
+            for name in PLOT_NAMES
+            if name in written
+        },
+        "pareto_front_size": len(report.pareto_front),
+        "failed_genomes": latest.n_failed,
+        "missing": MetadataValue.md("\n".join(f"- {m}" for m in report.missing) or "nothing"),
     }
-    store.write_json(f"reports/{context.partition_key}.json", report)
-    rows = "\n".join(
-        f"| `{p['genome_key'][:12]}` | {p['fitness']:.3f} | "
-        + " | ".join(
-            f"{p['objectives'][o]:.3f}"
-            for o in ("bugfix", "syntax", "style", "security", "runtime")
-        )
-        + " |"
-        for p in report["pareto_front"]
-    )
-    table = (
-        "| genome | fitness | bugfix | syntax | style | security | runtime |\n"
-        "|---|---|---|---|---|---|---|\n" + rows
-    )
-    return MaterializeResult(
-        metadata={
-            "best_fitness": summary["best_fitness"],
-            "mean_fitness": summary["mean_fitness"],
-            "failed_genomes": summary["n_failed"],
-            "pareto_front": MetadataValue.md(table),
-        }
-    )
+    if latest.best_fitness is not None:
+        metadata["best_fitness"] = latest.best_fitness
+        metadata["mean_fitness"] = latest.mean_fitness
+    if report.cache is not None:
+        metadata["adapter_hit_rate"] = report.cache.hit_rate
+        metadata["compute_seconds_saved"] = report.cache.compute_seconds_saved
+    return MaterializeResult(metadata=metadata)
 
 
 @asset(

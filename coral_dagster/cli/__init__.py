@@ -23,6 +23,10 @@ main.add_command(evolve)
 main.add_command(status)
 main.add_command(backfill)
 
+from coral_dagster.cli.report import report  # noqa: E402
+
+main.add_command(report)
+
 from coral_dagster.cli.evaluate import register as _register_evaluate  # noqa: E402
 
 _register_evaluate(main)

@@ -327,3 +327,48 @@ def write_experiment_store(
 def store_writer():
     """``write_experiment_store`` (fixtures are how tests here reach conftest helpers)."""
     return write_experiment_store
+
+
+@pytest.fixture
+def report_home(tmp_path, monkeypatch, report_inputs):
+    """``make(**store options) -> (Home, StoreFacts)``: an experiment home holding the store.
+
+    The home is laid out as ``coral evolve`` leaves it (``experiment.yaml``, ``artifacts/``,
+    ``dagster/``); its Dagster instance starts without runs.
+    """
+    import yaml
+
+    from coral_dagster.driver import Home
+
+    monkeypatch.delenv("CORAL_ARTIFACT_ROOT", raising=False)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "unused"))  # restored after the test
+
+    def make(**options) -> tuple[Home, StoreFacts]:
+        home = Home((tmp_path / "home").resolve())
+        home.path.mkdir()
+        home.config_path.write_text(yaml.safe_dump(REPORT_CONFIG, sort_keys=True))
+        facts = write_experiment_store(home.store(), report_inputs, tmp_path / "local", **options)
+        assert home.config() == facts.config
+        return home, facts
+
+    return make
+
+
+def record_run(instance, tags: dict[str, str], fail: bool = False) -> str:
+    """Run a one-step Dagster job with ``tags`` in ``instance`` (fails when ``fail``); its id."""
+    from dagster import asset, materialize
+
+    @asset(name="report_test_step")
+    def step() -> None:
+        if fail:
+            raise RuntimeError("step failed on purpose")
+
+    result = materialize([step], instance=instance, tags=tags, raise_on_error=False)
+    assert result.success is not fail
+    return result.run_id
+
+
+@pytest.fixture(scope="session")
+def run_recorder():
+    """``record_run`` (fixtures are how tests here reach conftest helpers)."""
+    return record_run
