@@ -83,7 +83,7 @@ def _require_tool(name: str, purpose: str) -> str:
         raise SandboxUnavailable(
             f"{name} not found on PATH={os.environ.get('PATH', '')!r}; it is needed for {purpose}"
         )
-    return path
+    return os.path.realpath(path)
 
 
 def interpreter() -> str:
