@@ -1,6 +1,5 @@
 """Generation-keyed reporting assets: ``heldout_evaluation`` and ``evolution_report``."""
 
-
 import tempfile
 from pathlib import Path
 from typing import Any
