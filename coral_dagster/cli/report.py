@@ -30,7 +30,7 @@ def report(home: Path, fmt: str, out: Path | None) -> None:
     """Report of the latest generation: fitness, Pareto front, cache, timings, held-out scores.
 
     An evolution that has not finished is reported as far as it got; the Missing section (the
-    ``missing`` list in JSON) says what is not there yet, and the exit status is 0.
+    "missing" list in JSON) says what is not there yet, and the exit status is 0.
     """
     from coral_dagster.context import experiment_id
     from coral_dagster.driver import Home
