@@ -30,11 +30,11 @@ from coral_dagster.domain.planner import generation_key
 from coral_dagster.model.base_model import ResolvedBaseModel
 from coral_dagster.model.generation import GenerationRequest, PatchGenerator
 from coral_dagster.stages import (
-    adapter_dir,
     ensure_adapter,
     load_population,
     load_scores,
     sample_seed,
+    use_adapter,
 )
 from coral_dagster.storage import ArtifactStore
 
@@ -103,7 +103,7 @@ def evaluate_heldout(
     ]
     for _, akey, _ in methods:
         if akey is not None:
-            generator.load_adapter(akey, store.local_copy(adapter_dir(akey), adapter_cache))
+            use_adapter(generator, store, akey, adapter_cache)
 
     problems = inputs.problem_set.problems
     requests = [

@@ -168,6 +168,19 @@ def sample_seed(*parts: Any) -> int:
     return int(content_hash(list(parts))[:15], 16)
 
 
+def use_adapter(
+    generator: PatchGenerator, store: ArtifactStore, adapter_key: str, adapter_cache: Path
+) -> None:
+    """Verify the stored adapter's checksums, then load it into ``generator`` (once per key).
+
+    A key names its content, so an adapter already loaded under that name is the same adapter;
+    the checksum is verified on every use, so a corrupted store copy is never loaded.
+    """
+    local = store.local_copy(adapter_dir(adapter_key), adapter_cache)
+    if adapter_key not in generator.adapter_names:
+        generator.load_adapter(adapter_key, local)
+
+
 def generate_code(
     store: ArtifactStore,
     spec: dict[str, Any],
@@ -181,8 +194,7 @@ def generate_code(
     the base model). Sampling is seeded per (generation seed, genome key, problem).
     """
     genome_key, adapter_key = spec["genome_key"], spec["adapter_key"]
-    local = store.local_copy(adapter_dir(adapter_key), adapter_cache)
-    generator.load_adapter(adapter_key, local)
+    use_adapter(generator, store, adapter_key, adapter_cache)
     knobs = CheapKnobs.from_dict(spec["knobs"])
     problems = inputs.problem_set.problems
     requests = [

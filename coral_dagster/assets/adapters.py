@@ -1,6 +1,5 @@
 """The ``adapters`` asset: one trained PEFT adapter per adapter key (GPU)."""
 
-from __future__ import annotations
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 

@@ -1,6 +1,5 @@
 """Asset checks: scores in [0, 1], adapter files match their checksums, no duplicate genomes."""
 
-from __future__ import annotations
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
 

@@ -1,6 +1,5 @@
 """The ``population`` asset: the genomes of one generation (partition ``gNNNN``)."""
 
-from __future__ import annotations
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 

@@ -1,6 +1,5 @@
 """Unpartitioned assets shared by every generation: the problem split and the base model."""
 
-from __future__ import annotations
 
 import time
 

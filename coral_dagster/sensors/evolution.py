@@ -6,7 +6,6 @@ run keys (``<step>:<partition>:<attempt>``) dedupe across ticks, and a cursor th
 last plan. A shared-stage failure stops the evolution: the sensor skips with the error.
 """
 
-from __future__ import annotations
 
 import json
 
