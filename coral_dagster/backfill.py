@@ -3,7 +3,8 @@
 A backfill targets one partition set at a time: the generation's missing adapters
 (``adapters``) and its genomes without scores (``generated_code`` + ``test_scores``). The
 daemon of ``dagster dev`` runs them; genome runs whose adapter is still missing fail and can be
-backfilled again once the adapters are done.
+backfilled again once the adapters are done. Backfill runs carry the experiment and step tags,
+and Dagster's own ``dagster/partition`` tag, so the planner sees them in flight or failed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from dagster._core.execution.backfill import PartitionBackfill
 from dagster._core.utils import make_new_backfill_id
 
 from coral_dagster.domain.planner import ADAPTER_PARTITIONS, GENOME_PARTITIONS
-from coral_dagster.orchestration import materialized_partitions
+from coral_dagster.orchestration import TAG_EXPERIMENT, TAG_STEP, materialized_partitions
+from coral_dagster.placement import run_tags_for
 from coral_dagster.stages import load_population, load_scores
 from coral_dagster.storage import ArtifactStore
 
@@ -42,7 +44,7 @@ def missing_partitions(
 
 
 def launch_generation_backfill(
-    instance: DagsterInstance, store: ArtifactStore, generation: int
+    instance: DagsterInstance, store: ArtifactStore, generation: int, experiment_id: str
 ) -> list[tuple[str, list[str], list[str]]]:
     """Add backfills for the generation's missing adapters and unscored genomes.
 
@@ -55,9 +57,9 @@ def launch_generation_backfill(
     instance.add_dynamic_partitions(GENOME_PARTITIONS, missing["genomes"])
     graph = defs.resolve_asset_graph()
     launched = []
-    for assets, keys in (
-        (["adapters"], missing["adapters"]),
-        (["generated_code", "test_scores"], missing["genomes"]),
+    for step, assets, keys in (
+        ("adapter", ["adapters"], missing["adapters"]),
+        ("genome", ["generated_code", "test_scores"], missing["genomes"]),
     ):
         if not keys:
             continue
@@ -67,7 +69,13 @@ def launch_generation_backfill(
             partition_names=keys,
             asset_selection=[AssetKey(a) for a in assets],
             backfill_timestamp=time.time(),
-            tags={"coral/generation": str(generation), "coral/backfill": "cli"},
+            tags={
+                **run_tags_for("gpu"),
+                TAG_EXPERIMENT: experiment_id,
+                TAG_STEP: step,
+                "coral/generation": str(generation),
+                "coral/backfill": "cli",
+            },
             dynamic_partitions_store=instance,
             all_partitions=False,
             title=f"coral generation {generation}: {', '.join(assets)}",

@@ -41,7 +41,7 @@ from coral_dagster.domain.diversity import grid_diversity
 from coral_dagster.domain.genome import Genome
 from coral_dagster.domain.nsga2 import pareto_front_indices
 from coral_dagster.domain.planner import generation_key
-from coral_dagster.domain.stopping import should_stop
+from coral_dagster.domain.stopping import stop_generation
 from coral_dagster.heldout_eval import heldout_path
 from coral_dagster.orchestration import IN_FLIGHT, TAG_EXPERIMENT, TAG_STEP
 from coral_dagster.reporting import (
@@ -142,10 +142,8 @@ def last_generation(config: ExperimentConfig, best_history: Sequence[float]) -> 
     """
     final = config.evolution.generations - 1
     evolution = config.evolution
-    for upto in range(1, len(best_history) + 1):
-        if should_stop(best_history[:upto], evolution.patience, evolution.min_delta):
-            return min(upto - 1, final)
-    return final
+    stopped = stop_generation(best_history, evolution.patience, evolution.min_delta)
+    return final if stopped is None else min(stopped, final)
 
 
 def _plural(count: int, word: str) -> str:

@@ -30,7 +30,7 @@ from coral_dagster.domain.planner import (
     StepState,
     generation_index,
 )
-from coral_dagster.domain.stopping import should_stop
+from coral_dagster.domain.stopping import stop_generation
 from coral_dagster.placement import run_tags_for
 from coral_dagster.stages import adapter_dir, best_fitness_history, load_population
 from coral_dagster.storage import ArtifactStore
@@ -79,7 +79,9 @@ def step_states(instance: DagsterInstance, experiment_id: str) -> dict[tuple[str
     records = instance.get_run_records(filters=RunsFilter(tags={TAG_EXPERIMENT: experiment_id}))
     for record in records:
         run = record.dagster_run
-        key = (run.tags.get(TAG_STEP, ""), run.tags.get(TAG_PARTITION, ""))
+        # Backfill and UI runs carry Dagster's partition tag instead of ours.
+        partition = run.tags.get(TAG_PARTITION) or run.tags.get("dagster/partition", "")
+        key = (run.tags.get(TAG_STEP, ""), partition)
         if run.status in IN_FLIGHT:
             in_flight.add(key)
         elif run.status in FAILED:
@@ -120,12 +122,9 @@ def read_planner_input(
         g for g, slots in sorted(populations.items()) if all(s.genome_key in scored for s in slots)
     ]
     complete = [g for i, g in enumerate(complete) if g == i]  # a contiguous prefix only
-    stopped = None
-    history = best_fitness_history(store, complete)
-    for upto in range(1, len(history) + 1):
-        if should_stop(history[:upto], config.evolution.patience, config.evolution.min_delta):
-            stopped = upto - 1
-            break
+    stopped = stop_generation(
+        best_fitness_history(store, complete), config.evolution.patience, config.evolution.min_delta
+    )
     existing = {
         name: frozenset(instance.get_dynamic_partitions(name))
         for name in (ADAPTER_PARTITIONS, GENOME_PARTITIONS, GENERATION_PARTITIONS)

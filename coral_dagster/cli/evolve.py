@@ -89,13 +89,19 @@ def status(home: Path, as_json: bool) -> None:
 def backfill(generation: int, home: Path) -> None:
     """Launch a Dagster backfill of a generation's missing or failed partitions."""
     from coral_dagster.backfill import launch_generation_backfill
+    from coral_dagster.context import experiment_id
     from coral_dagster.driver import Home
 
     coral_home = Home(home.resolve())
     if not coral_home.config_path.exists():
         raise click.ClickException(f"{home} holds no experiment (run `coral evolve` first)")
     try:
-        launched = launch_generation_backfill(coral_home.instance(), coral_home.store(), generation)
+        launched = launch_generation_backfill(
+            coral_home.instance(),
+            coral_home.store(),
+            generation,
+            experiment_id(coral_home.config()),
+        )
     except ValueError as err:
         raise click.ClickException(str(err)) from err
     for backfill_id, assets, keys in launched:

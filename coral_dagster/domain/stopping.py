@@ -21,3 +21,15 @@ def should_stop(best_fitness: Sequence[float], patience: int, min_delta: float) 
     before = max(best_fitness[:-patience])
     recent = max(best_fitness[-patience:])
     return recent <= before + min_delta
+
+
+def stop_generation(best_fitness: Sequence[float], patience: int, min_delta: float) -> int | None:
+    """The generation after which early stopping fires, or None.
+
+    ``best_fitness`` is the best fitness of the completely scored generations 0, 1, ...; the
+    result is ``u - 1`` for the first ``u`` with ``should_stop(best_fitness[:u])``.
+    """
+    for upto in range(1, len(best_fitness) + 1):
+        if should_stop(best_fitness[:upto], patience, min_delta):
+            return upto - 1
+    return None

@@ -29,7 +29,7 @@ def test_backfill_targets_the_generations_missing_partitions(tmp_path: Path, mod
     assert missing["genomes"] == [r["genome_key"] for r in records]
     assert set(missing["adapters"]) == {r["adapter_key"] for r in records}
 
-    launched = launch_generation_backfill(instance, home.store(), 0)
+    launched = launch_generation_backfill(instance, home.store(), 0, eid)
     assert [assets for _, assets, _ in launched] == [
         ["adapters"],
         ["generated_code", "test_scores"],
@@ -39,6 +39,7 @@ def test_backfill_targets_the_generations_missing_partitions(tmp_path: Path, mod
         subset = backfills[backfill_id].asset_backfill_data.target_subset
         targeted = {pk.partition_key for pk in subset.iterate_asset_partitions()}
         assert targeted == set(keys)
+        assert backfills[backfill_id].tags["coral/experiment"] == eid
 
 
 def test_backfill_cli_on_a_finished_generation_says_nothing_is_missing(finished_home: Path):
