@@ -205,7 +205,7 @@ class SandboxConfig(_Section):
     )
     workers: int = Field(2, ge=1, description="candidates evaluate_many runs concurrently")
     uid_base: int = Field(
-        61000, ge=1000, description="bwrap as root: code runs as uid/gid uid_base + worker slot"
+        61000, ge=1000, description="bwrap as root: code runs as uid/gid uid_base + (0..999)"
     )
 
 
