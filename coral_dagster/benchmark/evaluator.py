@@ -14,7 +14,9 @@ of ``(problem name, program or None)``:
    the batch contains the correct program itself, that run is the measurement.
 
 Verdicts: ``pass``, ``fail``, ``error`` (with the exception type) and ``timeout``. Scores are
-deterministic except ``runtime`` and the measured seconds (see ``objectives`` for formulas).
+deterministic except the measured seconds and ``runtime``, which is built from CPU seconds
+with a 1 ms floor per test, so it is exactly 1 unless tests are slow enough to measure (see
+``objectives`` for the formulas).
 """
 
 from __future__ import annotations
@@ -48,7 +50,11 @@ MAX_REPR_CHARS = 200
 
 @dataclass
 class TestVerdict:
-    """One test case's verdict; ``error_type`` is the exception type name for ``error``."""
+    """One test case's verdict; ``error_type`` is the exception type name for ``error``.
+
+    ``seconds`` is wall time, ``cpu_seconds`` CPU time of the call, both measured in the
+    sandbox.
+    """
 
     __test__ = False  # not a pytest test class
 
@@ -57,6 +63,7 @@ class TestVerdict:
     seconds: float
     error_type: str | None = None
     detail: str = ""
+    cpu_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -69,6 +76,7 @@ class TestVerdict:
             "seconds": self.seconds,
             "error_type": self.error_type,
             "detail": self.detail,
+            "cpu_seconds": self.cpu_seconds,
         }
 
     @classmethod
@@ -79,6 +87,7 @@ class TestVerdict:
             seconds=float(data["seconds"]),
             error_type=data.get("error_type"),
             detail=data.get("detail", ""),
+            cpu_seconds=float(data.get("cpu_seconds", 0.0)),
         )
 
 
@@ -144,6 +153,12 @@ def _short(value: Any) -> str:
 
 
 def _verdict(problem: Problem, outcome: CaseOutcome) -> TestVerdict:
+    verdict = _judge(problem, outcome)
+    verdict.cpu_seconds = outcome.cpu_seconds
+    return verdict
+
+
+def _judge(problem: Problem, outcome: CaseOutcome) -> TestVerdict:
     i = outcome.index
     if outcome.status == "timeout":
         return TestVerdict(i, "timeout", outcome.seconds, None, outcome.detail)
@@ -204,7 +219,7 @@ class Evaluator:
         return [self._result(n, p, parsed.get((n, p)), executions.get((n, p))) for n, p in items]
 
     def baseline_seconds(self, problem_name: str) -> tuple[float, ...]:
-        """Per-test seconds of the correct program (measured once, then cached)."""
+        """Per-test CPU seconds of the correct program (measured once, then cached)."""
         with self._lock:
             if problem_name in self._baselines:
                 return self._baselines[problem_name]
@@ -216,7 +231,7 @@ class Evaluator:
 
     # -- internals -----------------------------------------------------------------------------
     def _store_baseline(self, name: str, execution: Execution) -> tuple[float, ...]:
-        seconds = tuple(o.seconds for o in execution.outcomes)
+        seconds = tuple(o.cpu_seconds for o in execution.outcomes)
         with self._lock:
             return self._baselines.setdefault(name, seconds)
 
@@ -284,7 +299,7 @@ class Evaluator:
             "style": style,
             "security": security,
             "runtime": runtime_score(
-                [tests[i].seconds for i in passing], [baseline[i] for i in passing]
+                [tests[i].cpu_seconds for i in passing], [baseline[i] for i in passing]
             ),
         }
         return CandidateResult(

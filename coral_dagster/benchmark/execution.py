@@ -45,7 +45,8 @@ EXIT_GRACE_SECONDS = 1.0
 @dataclass(frozen=True)
 class CaseOutcome:
     """What happened to one test case: ``ok`` (JSON: ``result`` still to compare; pytest:
-    passed), ``fail``, ``error`` or ``timeout``; ``seconds`` as measured in the sandbox."""
+    passed), ``fail``, ``error`` or ``timeout``; wall and CPU seconds as measured in the
+    sandbox (each clamped to [0, the host's wall time for the case])."""
 
     index: int
     status: str
@@ -53,6 +54,7 @@ class CaseOutcome:
     result: str | None = None
     error_type: str | None = None
     detail: str = ""
+    cpu_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -281,13 +283,8 @@ class _Launch:
             return CaseOutcome(
                 index, "error", host_seconds, None, "ProtocolViolation", f"bad status {status!r}"
             )
-        claimed = message.get("seconds")
-        seconds = (
-            float(claimed)
-            if isinstance(claimed, (int, float)) and math.isfinite(claimed)
-            else host_seconds
-        )
-        seconds = min(max(seconds, 0.0), host_seconds)
+        seconds = _clamped(message.get("seconds"), host_seconds)
+        cpu_seconds = _clamped(message.get("cpu_seconds"), host_seconds)
         result = message.get("result") if status == "ok" else None
         error_type = message.get("error_type")
         return CaseOutcome(
@@ -297,7 +294,15 @@ class _Launch:
             result if isinstance(result, str) else None,
             str(error_type) if error_type is not None else None,
             str(message.get("detail", ""))[:1000],
+            cpu_seconds,
         )
+
+
+def _clamped(claimed: object, host_seconds: float) -> float:
+    """A reported duration as a float in [0, host_seconds]; the host's time if unusable."""
+    if isinstance(claimed, (int, float)) and math.isfinite(claimed):
+        return min(max(float(claimed), 0.0), host_seconds)
+    return host_seconds
 
 
 def run_cases(

@@ -12,7 +12,8 @@ Protocol (host side: ``coral_dagster.benchmark.execution``):
    the test module, which imports it), then writes ``{"event": "ready"}`` or
    ``{"event": "import_error", ...}`` to ``RESULT_FD``.
 3. For each case from ``START`` on it writes one line ``{"event": "case", "index": i,
-   "status": "ok"|"fail"|"error", "seconds": t, ...}`` right after the case ends, then
+   "status": "ok"|"fail"|"error", "seconds": t, "cpu_seconds": c, ...}`` right after the case
+   ends, then
    ``{"event": "done"}``, and leaves with ``os._exit(0)`` (no candidate ``atexit`` hooks).
 
 JSON cases: only the arguments enter the sandbox. The result (generators and iterators drained
@@ -22,8 +23,10 @@ a forged ``__eq__`` cannot pass); it is sent back as JSON and compared on the ho
 expected value, which the sandbox never sees. pytest-style tests run here: a test passes when
 it returns, fails on ``AssertionError`` and errors on anything else.
 
-The per-case wall clock is enforced from outside by the host; ``seconds`` is
-``time.perf_counter`` around the call (for JSON cases including draining a generator).
+The per-case wall clock is enforced from outside by the host. ``seconds`` is
+``time.perf_counter`` and ``cpu_seconds`` is ``time.process_time`` (CPU time of this process,
+immune to other processes' load) around the call, for JSON cases including draining a
+generator.
 """
 
 import importlib
@@ -107,11 +110,12 @@ def _run_test(module: types.ModuleType, test_id: str) -> None:
 def main() -> None:
     spec_path, cmd_fd, result_fd, start = sys.argv[1], *map(int, sys.argv[2:5])
     # Bind everything the reporting needs before the candidate can patch modules.
-    write, dumps, loads, clock, exit_now = (
+    write, dumps, loads, clock, cpu_clock, exit_now = (
         os.write,
         json.dumps,
         json.loads,
         time.perf_counter,
+        time.process_time,
         os._exit,
     )
     assertion_error, base_exception = AssertionError, BaseException
@@ -163,21 +167,22 @@ def main() -> None:
     cases = spec["cases"] if spec["mode"] == "json" else spec["tests"]
     for index in range(start, len(cases)):
         message = {"event": "case", "index": index}
-        began = clock()
+        began, began_cpu = clock(), cpu_clock()
+        result = None
         try:
             if spec["mode"] == "json":
                 result = _drain(function(*loads(cases[index])))
-                message["seconds"] = clock() - began
-                message.update(_json_outcome(result, dumps))
             else:
                 _run_test(module, cases[index])
-                message.update(status="ok", seconds=clock() - began)
+            message["status"] = "ok"
         except assertion_error as exc:
             status = "error" if spec["mode"] == "json" else "fail"
             message.update(status=status, error_type="AssertionError", detail=_describe(exc))
         except base_exception as exc:
             message.update(status="error", error_type=type(exc).__name__, detail=_describe(exc))
-        message.setdefault("seconds", clock() - began)
+        message.update(seconds=clock() - began, cpu_seconds=cpu_clock() - began_cpu)
+        if message["status"] == "ok" and spec["mode"] == "json":
+            message.update(_json_outcome(result, dumps))
         report(message)
     report({"event": "done"})
     exit_now(0)

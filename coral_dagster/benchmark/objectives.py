@@ -7,9 +7,11 @@
     security = 1 / (1 + weighted / 3),  weighted = sum of bandit findings' severity weights
                (LOW 1, MEDIUM 3, HIGH 9)
     runtime  = min(1, T_correct / T_candidate) over the tests the candidate passes, where
-               T = sum_i max(t_i, RUNTIME_FLOOR_SECONDS) of per-test seconds measured in the
-               sandbox for the candidate and (the same way) for the correct program; 0 if no
-               test passes. The floor keeps sub-0.1 ms timer noise from moving the score.
+               T = sum_i max(t_i, RUNTIME_FLOOR_SECONDS) of per-test CPU seconds
+               (``time.process_time``) measured in the sandbox for the candidate and, the same
+               way, for the correct program; 0 if no test passes. CPU time ignores other
+               processes' load; the 1 ms floor keeps timer noise out of the score, so tests
+               faster than that count as equal and the score stays reproducible.
 
 A missing program, or one that does not parse, scores 0 on all five.
 """
@@ -21,7 +23,7 @@ from collections.abc import Sequence
 from coral_dagster.domain.config import OBJECTIVES
 
 SEVERITY_WEIGHTS: dict[str, int] = {"LOW": 1, "MEDIUM": 3, "HIGH": 9}
-RUNTIME_FLOOR_SECONDS = 1e-4
+RUNTIME_FLOOR_SECONDS = 1e-3
 
 
 def zero_objectives() -> dict[str, float]:

@@ -5,7 +5,8 @@
     options: --backend bwrap|process, --config FILE (sandbox settings and default dataset)
 
 ``--json`` prints one JSON object per evaluated program (one line each with ``--all``):
-``problem``, ``tests`` (``index``, ``verdict``, ``seconds``, ``error_type``, ``detail``),
+``problem``, ``tests`` (``index``, ``verdict``, ``seconds``, ``cpu_seconds``, ``error_type``,
+``detail``),
 ``passed``, ``total``, the five objectives as top-level keys (``bugfix``, ``syntax``,
 ``style``, ``security``, ``runtime``) and ``no_program``. Exit status 0 whenever the evaluation
 ran, whatever the candidate did; non-zero with a message for a bad dataset, problem name or
@@ -29,7 +30,10 @@ def result_json(result: Any) -> dict[str, Any]:
     out: dict[str, Any] = {
         "problem": data["problem"],
         "tests": [
-            {k: t[k] for k in ("index", "verdict", "seconds", "error_type", "detail")}
+            {
+                k: t[k]
+                for k in ("index", "verdict", "seconds", "cpu_seconds", "error_type", "detail")
+            }
             for t in data["tests"]
         ],
         "passed": data["passed"],

@@ -132,13 +132,19 @@ def test_style_and_security_come_from_ruff_and_bandit(
 def test_runtime_compares_with_the_correct_program(
     evaluator: Evaluator, quirks: ProblemSet
 ) -> None:
-    slow = quirks.problems["hanoi"].correct_source.replace(
-        "    steps = []\n", "    steps = []\n    import time\n    time.sleep(0.02)\n"
+    """CPU time counts (a busy loop), waiting does not (a sleep)."""
+    busy = quirks.problems["hanoi"].correct_source.replace(
+        "    steps = []\n", "    steps = []\n    sum(range(300_000))\n"
     )
-    result = evaluator.evaluate("hanoi", slow)
-    assert result.passed == 3
-    assert 0.0 < result.objectives["runtime"] < 0.5
-    assert all(t.seconds >= 0.02 for t in result.tests)
+    sleepy = quirks.problems["hanoi"].correct_source.replace(
+        "    steps = []\n", "    steps = []\n    import time\n    time.sleep(0.01)\n"
+    )
+    slow, waiting = evaluator.evaluate_many([("hanoi", busy), ("hanoi", sleepy)])
+    assert slow.passed == 3
+    assert 0.0 < slow.objectives["runtime"] < 0.5
+    assert all(t.cpu_seconds >= 2e-3 for t in slow.tests)
+    assert waiting.passed == 3 and waiting.objectives["runtime"] == 1.0
+    assert all(t.seconds >= 0.01 > t.cpu_seconds for t in waiting.tests)
 
 
 def test_evaluate_many_keeps_input_order_and_shares_duplicates(
@@ -158,7 +164,7 @@ def test_evaluate_many_keeps_input_order_and_shares_duplicates(
         evaluator.evaluate_many([("sqrt", None), ("nope", "")])
 
 
-def test_scores_are_deterministic_apart_from_measured_time(
+def test_scores_including_runtime_are_reproducible(
     evaluator: Evaluator, quirks: ProblemSet
 ) -> None:
     items = [(n, p.buggy_source) for n, p in quirks.problems.items()]
@@ -167,6 +173,7 @@ def test_scores_are_deterministic_apart_from_measured_time(
         data = result.to_dict()
         for test in data["tests"]:
             test.pop("seconds")
+            test.pop("cpu_seconds")
         return data
 
     first = [strip(r) for r in evaluator.evaluate_many(items)]
