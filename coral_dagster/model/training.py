@@ -1,0 +1,316 @@
+"""PEFT LoRA/DoRA adapter training on (buggy program -> fixed program) pairs.
+
+A plain torch loop, readable end to end:
+
+- each example is ``prompt ids + response ids`` (``prompts.encode_training_example``, the same
+  prompt as generation), truncated to ``max_length`` tokens; labels are -100 on the prompt and on
+  padding, so the loss covers response tokens only;
+- the example order is the concatenation of seeded permutations (one per epoch) drawn from a
+  ``torch.Generator`` seeded with ``config.seed``; an optimizer step consumes
+  ``batch_size * gradient_accumulation`` examples (right-padded micro-batches of ``batch_size``);
+- step loss = sum of token cross-entropies over the step's micro-batches / number of response
+  tokens in the step (an exact token mean under gradient accumulation);
+- AdamW at ``genes.learning_rate`` (no weight decay, constant rate), gradients clipped to norm
+  ``MAX_GRAD_NORM``; ``max_steps`` optimizer steps, or ``ceil(epochs * examples / per_step)``.
+
+``torch.manual_seed(config.seed)`` (inside ``fork_rng``, so the caller's RNG is untouched) fixes
+the LoRA initialisation and dropout: on CPU two runs give bitwise-identical adapter weights.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from peft import LoraConfig, TaskType, get_peft_model
+from torch import nn
+
+from coral_dagster.domain.config import TrainingConfig
+from coral_dagster.domain.genome import ADAPTER_TYPES, HeavyGenes
+from coral_dagster.model.base_model import ResolvedBaseModel, load_model_and_tokenizer
+from coral_dagster.model.prompts import encode_training_example
+from coral_dagster.model.versions import TRAINING_CODE_VERSION
+
+__all__ = [
+    "MAX_GRAD_NORM",
+    "TRAINING_CODE_VERSION",
+    "EncodedExample",
+    "TrainingExample",
+    "TrainingReport",
+    "encode_example",
+    "lora_config",
+    "targetable_modules",
+    "train_adapter",
+    "validate_genes",
+]
+
+MAX_GRAD_NORM = 1.0
+IGNORE_INDEX = -100
+
+ProgressCallback = Callable[[int, int, float], None]
+
+
+@dataclass(frozen=True)
+class TrainingExample:
+    """One (buggy -> fixed) pair; ``name`` is the function to repair."""
+
+    name: str
+    buggy_source: str
+    fixed_source: str
+
+
+@dataclass
+class TrainingReport:
+    """What one training run did. ``losses``: one value per optimizer step (mean token
+    cross-entropy, nats); ``tokens_per_second``: non-padding tokens processed / ``seconds``
+    (the training loop only, without model loading)."""
+
+    trainable_params: int
+    total_params: int
+    losses: list[float]
+    tokens_per_second: float
+    seconds: float
+    steps: int
+    examples: int
+    truncated_examples: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EncodedExample:
+    input_ids: list[int]
+    labels: list[int]
+    truncated: bool
+
+
+# ---------------------------------------------------------------------------------------------
+# Gene validation
+
+
+def targetable_modules(model: nn.Module) -> list[str]:
+    """Leaf names (e.g. ``q_proj``) of the layers LoRA/DoRA can wrap: Linear, Embedding and
+    transformers' Conv1D. Layers PEFT itself added (``lora_*``, ``base_layer``) are skipped."""
+    from transformers.pytorch_utils import Conv1D
+
+    names = set()
+    for qualified_name, module in model.named_modules():
+        parts = qualified_name.split(".")
+        if any(p.startswith("lora_") or p == "base_layer" for p in parts):
+            continue
+        if isinstance(module, (nn.Linear, nn.Embedding, Conv1D)) and qualified_name:
+            names.add(parts[-1])
+    return sorted(names)
+
+
+def validate_genes(model: nn.Module, genes: HeavyGenes) -> None:
+    """Raise ``ValueError`` naming the heavy gene when it cannot configure an adapter on
+    ``model``: unknown adapter type, rank < 1, alpha <= 0, dropout outside [0, 1), learning
+    rate <= 0, no target module, or a target module the model does not have."""
+    if genes.adapter_type not in ADAPTER_TYPES:
+        raise ValueError(
+            f"heavy gene adapter_type: {genes.adapter_type!r} is not one of {ADAPTER_TYPES}"
+        )
+    if genes.rank < 1:
+        raise ValueError(f"heavy gene rank: must be >= 1, got {genes.rank}")
+    if not (math.isfinite(genes.alpha) and genes.alpha > 0):
+        raise ValueError(f"heavy gene alpha: must be > 0, got {genes.alpha}")
+    if not 0.0 <= genes.dropout < 1.0:
+        raise ValueError(f"heavy gene dropout: must be in [0, 1), got {genes.dropout}")
+    if not (math.isfinite(genes.learning_rate) and genes.learning_rate > 0):
+        raise ValueError(f"heavy gene learning_rate: must be > 0, got {genes.learning_rate}")
+    if not genes.target_modules:
+        raise ValueError("heavy gene target_modules: empty, name at least one module")
+    known = targetable_modules(model)
+    for module in genes.target_modules:
+        if module not in known:
+            raise ValueError(
+                f"heavy gene target_modules: module {module!r} does not exist in the model "
+                f"(known: {', '.join(known)})"
+            )
+
+
+def lora_config(genes: HeavyGenes) -> LoraConfig:
+    """PEFT config of the heavy genes (DoRA is LoRA with ``use_dora=True``)."""
+    return LoraConfig(
+        task_type=TaskType.CAUSAL_LM,
+        r=genes.rank,
+        lora_alpha=genes.alpha,
+        lora_dropout=genes.dropout,
+        target_modules=list(genes.target_modules),
+        use_dora=genes.adapter_type == "dora",
+        bias="none",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+
+def encode_example(tokenizer: Any, example: TrainingExample, max_length: int) -> EncodedExample:
+    """Prompt + response ids truncated to ``max_length``; labels -100 on the prompt.
+
+    Raises ``ValueError`` naming the example when its prompt leaves no response token.
+    """
+    prompt_ids, response_ids = encode_training_example(
+        tokenizer, example.name, example.buggy_source, example.fixed_source
+    )
+    if len(prompt_ids) >= max_length:
+        raise ValueError(
+            f"training example {example.name!r}: its prompt is {len(prompt_ids)} tokens, leaving "
+            f"no response token within training.max_length={max_length}; raise max_length"
+        )
+    input_ids = (prompt_ids + response_ids)[:max_length]
+    labels = ([IGNORE_INDEX] * len(prompt_ids) + response_ids)[:max_length]
+    return EncodedExample(
+        input_ids=input_ids,
+        labels=labels,
+        truncated=len(prompt_ids) + len(response_ids) > max_length,
+    )
+
+
+def _collate(
+    batch: Sequence[EncodedExample], pad_token_id: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-padded (input_ids, attention_mask, labels), each [batch, longest]."""
+    width = max(len(e.input_ids) for e in batch)
+    input_ids = torch.full((len(batch), width), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE_INDEX, dtype=torch.long)
+    for row, example in enumerate(batch):
+        n = len(example.input_ids)
+        input_ids[row, :n] = torch.tensor(example.input_ids)
+        attention_mask[row, :n] = 1
+        labels[row, :n] = torch.tensor(example.labels)
+    return input_ids.to(device), attention_mask.to(device), labels.to(device)
+
+
+def _example_order(n_examples: int, n_needed: int, seed: int) -> list[int]:
+    """Concatenated seeded permutations of range(n_examples), ``n_needed`` long."""
+    generator = torch.Generator().manual_seed(seed)
+    order: list[int] = []
+    while len(order) < n_needed:
+        order.extend(torch.randperm(n_examples, generator=generator).tolist())
+    return order[:n_needed]
+
+
+def _total_steps(config: TrainingConfig, n_examples: int) -> int:
+    if config.max_steps is not None:
+        return config.max_steps
+    assert config.epochs is not None  # TrainingConfig requires one of the two
+    per_step = config.batch_size * config.gradient_accumulation
+    return max(1, math.ceil(config.epochs * n_examples / per_step))
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+
+
+def train_adapter(
+    base: ResolvedBaseModel,
+    genes: HeavyGenes,
+    examples: Sequence[TrainingExample],
+    config: TrainingConfig,
+    out_dir: Path,
+    device: str = "auto",
+    progress: ProgressCallback | None = None,
+) -> TrainingReport:
+    """Train one adapter and save it to ``out_dir`` (adapter_config.json,
+    adapter_model.safetensors). ``progress(step, total_steps, loss)`` is called per step."""
+    if not examples:
+        raise ValueError("train_adapter: no training examples")
+    model, tokenizer = load_model_and_tokenizer(base, device=device)
+    try:
+        validate_genes(model, genes)
+        encoded = [encode_example(tokenizer, e, config.max_length) for e in examples]
+        torch_device = next(model.parameters()).device
+        cuda_devices = [torch_device.index or 0] if torch_device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda_devices):
+            torch.manual_seed(config.seed)
+            peft_model = get_peft_model(model, lora_config(genes))
+            report = _training_loop(peft_model, tokenizer, encoded, config, genes, progress)
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        peft_model.save_pretrained(out_dir)
+        for name in ("adapter_config.json", "adapter_model.safetensors"):
+            if not (out_dir / name).is_file():
+                raise RuntimeError(f"PEFT save_pretrained did not write {out_dir / name}")
+        return report
+    finally:
+        del model
+        if torch.cuda.is_available():  # hand the GPU memory back before the next model loads
+            gc.collect()
+            torch.cuda.empty_cache()
+
+
+def _training_loop(
+    peft_model: nn.Module,
+    tokenizer: Any,
+    encoded: Sequence[EncodedExample],
+    config: TrainingConfig,
+    genes: HeavyGenes,
+    progress: ProgressCallback | None,
+) -> TrainingReport:
+    device = next(peft_model.parameters()).device
+    trainable = [p for p in peft_model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=genes.learning_rate, weight_decay=0.0)
+    steps = _total_steps(config, len(encoded))
+    micro = config.batch_size
+    per_step = micro * config.gradient_accumulation
+    order = _example_order(len(encoded), steps * per_step, config.seed)
+
+    peft_model.train()
+    losses: list[float] = []
+    tokens = 0
+    start = time.perf_counter()
+    for step in range(steps):
+        step_order = order[step * per_step : (step + 1) * per_step]
+        batches = [
+            _collate(
+                [encoded[i] for i in step_order[k : k + micro]], tokenizer.pad_token_id, device
+            )
+            for k in range(0, len(step_order), micro)
+        ]
+        response_tokens = sum(int((labels[:, 1:] != IGNORE_INDEX).sum()) for *_, labels in batches)
+        optimizer.zero_grad(set_to_none=True)
+        step_loss = 0.0
+        for input_ids, attention_mask, labels in batches:
+            logits = peft_model(input_ids=input_ids, attention_mask=attention_mask).logits
+            # Token t predicts token t+1: shift, then sum over response tokens only.
+            loss_sum = F.cross_entropy(
+                logits[:, :-1].float().reshape(-1, logits.shape[-1]),
+                labels[:, 1:].reshape(-1),
+                ignore_index=IGNORE_INDEX,
+                reduction="sum",
+            )
+            loss = loss_sum / response_tokens
+            loss.backward()
+            step_loss += float(loss.detach())
+            tokens += int(attention_mask.sum())
+        torch.nn.utils.clip_grad_norm_(trainable, MAX_GRAD_NORM)
+        optimizer.step()
+        losses.append(step_loss)
+        if progress is not None:
+            progress(step + 1, steps, step_loss)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - start
+    peft_model.eval()
+    return TrainingReport(
+        trainable_params=sum(p.numel() for p in trainable),
+        total_params=sum(p.numel() for p in peft_model.parameters()),
+        losses=losses,
+        tokens_per_second=tokens / seconds if seconds > 0 else 0.0,
+        seconds=seconds,
+        steps=steps,
+        examples=len(encoded),
+        truncated_examples=sum(e.truncated for e in encoded),
+    )

@@ -1,0 +1,14 @@
+"""Version constants that enter cache keys (torch-free, so key computation stays cheap to import).
+
+Bump a constant whenever the behaviour it names changes, so stale artifacts are never reused:
+
+- ``PROMPT_TEMPLATE_VERSION``: the prompt/response text used by training and generation
+  (enters the genome key through the evaluation context, and the adapter key).
+- ``TRAINING_CODE_VERSION``: the training loop (loss masking, optimizer, batching; adapter key).
+- ``CONVERSION_VERSION``: the GGUF -> safetensors conversion of the embedded base model and the
+  tiny-random checkpoint builder (base-model fingerprint).
+"""
+
+PROMPT_TEMPLATE_VERSION = "1"
+TRAINING_CODE_VERSION = "1"
+CONVERSION_VERSION = "1"

@@ -1,0 +1,78 @@
+"""Shared fixtures for the model-layer tests: one cache dir, the tiny-random model, adapters.
+
+``CORAL_CACHE_DIR`` (when set) keeps converted/built base models between test runs; otherwise
+they are built once per session under pytest's tmp dir.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from model_helpers import TRAINING_PAIRS
+
+from coral_dagster.domain.config import TrainingConfig
+from coral_dagster.domain.genome import HeavyGenes
+from coral_dagster.model.base_model import ResolvedBaseModel, resolve_base_model
+from coral_dagster.model.training import TrainingExample, train_adapter
+
+
+@pytest.fixture(scope="session")
+def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    configured = os.environ.get("CORAL_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="session")
+def tiny_base(model_cache_dir: Path) -> ResolvedBaseModel:
+    return resolve_base_model("tiny-random", model_cache_dir)
+
+
+TINY_ADAPTER_GENES = {
+    "lora_a": HeavyGenes(
+        rank=8,
+        alpha=16,
+        dropout=0.0,
+        target_modules=("q_proj", "v_proj", "o_proj"),
+        adapter_type="lora",
+        learning_rate=5e-2,
+    ),
+    "lora_b": HeavyGenes(
+        rank=4,
+        alpha=8,
+        dropout=0.1,
+        target_modules=("gate_proj", "up_proj", "down_proj"),
+        adapter_type="lora",
+        learning_rate=5e-2,
+    ),
+    "dora": HeavyGenes(
+        rank=4,
+        alpha=8,
+        dropout=0.0,
+        target_modules=("q_proj", "k_proj", "v_proj"),
+        adapter_type="dora",
+        learning_rate=5e-2,
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_examples() -> list[TrainingExample]:
+    return [TrainingExample(name, buggy, fixed) for name, buggy, fixed in TRAINING_PAIRS]
+
+
+@pytest.fixture(scope="session")
+def tiny_adapters(
+    tiny_base: ResolvedBaseModel,
+    tiny_examples: list[TrainingExample],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Path]:
+    """Three adapters trained hard enough (lr 0.05, 6 steps) to change the tiny model's output."""
+    root = tmp_path_factory.mktemp("tiny-adapters")
+    config = TrainingConfig(max_steps=6, batch_size=2, max_length=256, seed=3)
+    for name, genes in TINY_ADAPTER_GENES.items():
+        train_adapter(tiny_base, genes, tiny_examples, config, root / name, device="cpu")
+    return {name: root / name for name in TINY_ADAPTER_GENES}
