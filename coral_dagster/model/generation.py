@@ -151,12 +151,20 @@ def next_tokens(
     temperature = torch.tensor(
         [k.temperature if k.do_sample else 1.0 for k in knobs], device=device
     )
-    top_k = torch.tensor([k.top_k if 0 < k.top_k < vocab else vocab for k in knobs], device=device)
-    top_p = torch.tensor([k.top_p if k.do_sample else 1.0 for k in knobs], device=device)
-    sorted_logits, sorted_ids = (logits / temperature[:, None]).sort(
-        dim=-1, descending=True, stable=True
+    # Greedy rows take part in the vectorised draw with top_k 1; their draw is discarded.
+    top_k = torch.tensor(
+        [(k.top_k if 0 < k.top_k < vocab else vocab) if k.do_sample else 1 for k in knobs],
+        device=device,
     )
-    rank = torch.arange(vocab, device=device)[None, :]
+    top_p = torch.tensor([k.top_p if k.do_sample else 1.0 for k in knobs], device=device)
+    scaled = logits / temperature[:, None]
+    # Only the best max(top_k) tokens can be drawn; a full (stable) sort when a row has no top_k.
+    width = int(top_k.max())
+    if width < vocab:
+        sorted_logits, sorted_ids = scaled.topk(width, dim=-1, sorted=True)
+    else:
+        sorted_logits, sorted_ids = scaled.sort(dim=-1, descending=True, stable=True)
+    rank = torch.arange(width, device=device)[None, :]
     removed = rank >= top_k[:, None]
     probs = torch.softmax(sorted_logits.masked_fill(removed, float("-inf")), dim=-1)
     mass_before = probs.cumsum(dim=-1) - probs  # probability of strictly better-ranked tokens
@@ -171,7 +179,7 @@ def next_tokens(
         dtype=torch.float64,
         device=device,
     )
-    choice = torch.searchsorted(cdf, (uniforms * cdf[:, -1])[:, None]).clamp(max=vocab - 1)
+    choice = torch.searchsorted(cdf, (uniforms * cdf[:, -1])[:, None]).clamp(max=width - 1)
     sampled = sorted_ids.gather(-1, choice)[:, 0]
     return torch.where(sample_rows, sampled, greedy)
 

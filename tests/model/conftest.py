@@ -2,20 +2,31 @@
 
 ``CORAL_CACHE_DIR`` (when set) keeps converted/built base models between test runs; otherwise
 they are built once per session under pytest's tmp dir.
+
+Model tests run torch on one intra-op thread (restored afterwards, so other tests are not
+affected): on the shared 2-core test machine torch's 2-thread OpenMP pool stalls under
+oversubscription (the same tiny generation took 18 s on 2 threads, 2.7 s on 1).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from model_helpers import TRAINING_PAIRS
+from model_helpers import TRAINING_PAIRS, torch_threads
 
 from coral_dagster.domain.config import TrainingConfig
 from coral_dagster.domain.genome import HeavyGenes
 from coral_dagster.model.base_model import ResolvedBaseModel, resolve_base_model
 from coral_dagster.model.training import TrainingExample, train_adapter
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +39,8 @@ def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_base(model_cache_dir: Path) -> ResolvedBaseModel:
-    return resolve_base_model("tiny-random", model_cache_dir)
+    with torch_threads(1):
+        return resolve_base_model("tiny-random", model_cache_dir)
 
 
 TINY_ADAPTER_GENES = {
@@ -73,6 +85,7 @@ def tiny_adapters(
     """Three adapters trained hard enough (lr 0.05, 6 steps) to change the tiny model's output."""
     root = tmp_path_factory.mktemp("tiny-adapters")
     config = TrainingConfig(max_steps=6, batch_size=2, max_length=256, seed=3)
-    for name, genes in TINY_ADAPTER_GENES.items():
-        train_adapter(tiny_base, genes, tiny_examples, config, root / name, device="cpu")
+    with torch_threads(1):
+        for name, genes in TINY_ADAPTER_GENES.items():
+            train_adapter(tiny_base, genes, tiny_examples, config, root / name, device="cpu")
     return {name: root / name for name in TINY_ADAPTER_GENES}

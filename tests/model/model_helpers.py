@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+
 TRAINING_PAIRS: list[tuple[str, str, str]] = [
     (
         "gcd",
@@ -40,3 +45,14 @@ EVAL_PROBLEMS: list[tuple[str, str]] = [
         "def reverse_words(sentence):\n    return ' '.join(sentence.split(' ')[::1])\n",
     ),
 ]
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run torch ops on ``count`` intra-op threads, restoring the previous count afterwards."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
