@@ -235,7 +235,10 @@ class PatchGenerator:
         """Remove adapter ``name`` from the model (frees its weights)."""
         if name not in self._adapter_dirs:
             raise KeyError(f"adapter {name!r} is not loaded (loaded: {list(self._adapter_dirs)})")
-        self.model.delete_adapter(name)
+        if len(self._adapter_dirs) == 1:
+            self.model = self.model.unload()  # the bare transformers model, LoRA layers removed
+        else:
+            self.model.delete_adapter(name)
         del self._adapter_dirs[name]
         self._dora_adapters.discard(name)
 

@@ -1,7 +1,8 @@
 """Shared fixtures for the model-layer tests: one cache dir, the tiny-random model, adapters.
 
-``CORAL_CACHE_DIR`` (when set) keeps converted/built base models between test runs; otherwise
-they are built once per session under pytest's tmp dir.
+With ``CORAL_CACHE_DIR`` set, converted/built base models live in ``$CORAL_CACHE_DIR/models`` (as
+for ``coral evolve``) and survive between runs; otherwise they are built once per session under
+pytest's tmp dir.
 
 Model tests run torch on one intra-op thread (restored afterwards, so other tests are not
 affected): on the shared 2-core test machine torch's 2-thread OpenMP pool stalls under
@@ -33,7 +34,7 @@ def _one_torch_thread() -> Iterator[None]:
 def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     configured = os.environ.get("CORAL_CACHE_DIR")
     if configured:
-        return Path(configured)
+        return Path(configured) / "models"  # where `coral evolve` keeps converted checkpoints
     return tmp_path_factory.mktemp("model-cache")
 
 

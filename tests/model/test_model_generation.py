@@ -204,6 +204,33 @@ def test_unknown_adapter_bad_knobs_and_duplicate_ids_are_named(
         generator.load_adapter("__base__", tmp_path)
 
 
+def test_unloading_adapters_restores_the_bare_model(
+    tiny_base: ResolvedBaseModel, tiny_adapters: dict[str, Path]
+) -> None:
+    name, source = EVAL_PROBLEMS[0]
+    bare_row = GenerationRequest("bare", None, GREEDY, name, source, seed=0)
+    lora_row = replace(bare_row, request_id="lora", adapter_name="lora_b")
+    patch_generator = PatchGenerator(tiny_base, device="cpu", dtype="float32")
+    bare_text = patch_generator.generate([bare_row])[0].raw_text
+    patch_generator.load_adapter("lora_b", tiny_adapters["lora_b"])
+    patch_generator.load_adapter("dora", tiny_adapters["dora"])
+    lora_text = patch_generator.generate([lora_row])[0].raw_text
+    assert lora_text != bare_text
+    patch_generator.unload_adapter("dora")
+    assert patch_generator.adapter_names == ("lora_b",)
+    assert [o.raw_text for o in patch_generator.generate([bare_row, lora_row])] == [
+        bare_text,
+        lora_text,
+    ]
+    patch_generator.unload_adapter("lora_b")
+    assert patch_generator.adapter_names == ()
+    assert patch_generator.generate([bare_row])[0].raw_text == bare_text
+    with pytest.raises(KeyError, match="'lora_b' is not loaded"):
+        patch_generator.unload_adapter("lora_b")
+    patch_generator.load_adapter("lora_b", tiny_adapters["lora_b"])
+    assert patch_generator.generate([lora_row])[0].raw_text == lora_text
+
+
 def test_plan_batches_keeps_dora_adapters_apart() -> None:
     names = [None, "a", "d1", "b", "d1", "d2", None, "a", "d2", "d1"]
     lengths = [5, 3, 9, 1, 2, 8, 7, 6, 4, 0]
