@@ -5,21 +5,17 @@
 
 Both adapters use the same genes apart from the adapter type, the same examples, the same
 ``TrainingConfig`` and seed. tokens/s counts non-padding tokens through forward + backward;
-seconds/step is reported over all steps and over steps 2.. (the first step pays one-off
-allocation/kernel warm-up) even after an untimed one-step warm-up training. Model loading is
-excluded. Prints the DoRA/LoRA time ratio.
+seconds/step = training-loop seconds / steps (model loading excluded; an untimed one-step
+training first pays the one-off allocation and kernel warm-up). Prints the DoRA/LoRA ratio.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
-import math
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -57,11 +53,6 @@ EXAMPLES = [
         "def is_even(n):\n    return n % 2 == 0\n",
     ),
 ]
-
-
-def _stamper(stamps: list[float]) -> Callable[[int, int, float], None]:
-    """A progress callback recording the time at the end of every optimizer step."""
-    return lambda step, total, loss: stamps.append(time.perf_counter())
 
 
 def main() -> None:
@@ -105,23 +96,11 @@ def main() -> None:
             adapter_type=adapter_type,
             learning_rate=3e-4,
         )
-        stamps: list[float] = []
         start = time.perf_counter()
-        report = train_adapter(
-            base,
-            genes,
-            EXAMPLES,
-            config,
-            out_root / adapter_type,
-            progress=_stamper(stamps),
-        )
-        steps_after_first = [b - a for a, b in itertools.pairwise(stamps)]
+        report = train_adapter(base, genes, EXAMPLES, config, out_root / adapter_type)
         results[adapter_type] = {
             "tokens_per_second": report.tokens_per_second,
             "seconds_per_step": report.seconds / report.steps,
-            "seconds_per_step_after_first": (
-                sum(steps_after_first) / len(steps_after_first) if steps_after_first else math.nan
-            ),
             "trainable_params": report.trainable_params,
             "losses": report.losses,
             "wall_seconds_incl_load": time.perf_counter() - start,
@@ -132,11 +111,11 @@ def main() -> None:
         f"batch_size={args.batch_size} max_length={args.max_length} rank={args.rank} "
         f"targets=q,k,v,o"
     )
-    print(f"{'adapter':<8}{'trainable':>11}{'tokens/s':>10}{'s/step':>9}{'s/step 2..':>12}")
+    print(f"{'adapter':<8}{'trainable':>11}{'tokens/s':>10}{'s/step':>9}{'losses':>8}")
     for adapter_type, row in results.items():
         print(
             f"{adapter_type:<8}{row['trainable_params']:>11}{row['tokens_per_second']:>10.1f}"
-            f"{row['seconds_per_step']:>9.2f}{row['seconds_per_step_after_first']:>12.2f}"
+            f"{row['seconds_per_step']:>9.2f}  {' '.join(f'{x:.3f}' for x in row['losses'])}"
         )
     ratio = results["dora"]["seconds_per_step"] / results["lora"]["seconds_per_step"]
     print(f"DoRA / LoRA seconds per step: {ratio:.2f}x")

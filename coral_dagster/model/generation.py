@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from peft import PeftModel
 from transformers import DynamicCache
 
 from coral_dagster.domain.genome import CheapKnobs
@@ -211,11 +212,9 @@ class PatchGenerator:
 
     def load_adapter(self, name: str, adapter_dir: Path) -> None:
         """Load the PEFT adapter saved in ``adapter_dir`` under ``name``."""
-        from peft import PeftModel
-
         adapter_dir = Path(adapter_dir)
-        if not name or name == BASE_ADAPTER:
-            raise ValueError(f"adapter name {name!r} is reserved or empty")
+        if not name or name == BASE_ADAPTER or "." in name:
+            raise ValueError(f"adapter name {name!r} is empty, reserved or contains '.'")
         if name in self._adapter_dirs:
             raise ValueError(
                 f"adapter {name!r} is already loaded (from {self._adapter_dirs[name]})"

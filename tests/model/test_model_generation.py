@@ -202,6 +202,8 @@ def test_unknown_adapter_bad_knobs_and_duplicate_ids_are_named(
         generator.load_adapter("lora_a", tmp_path)
     with pytest.raises(ValueError, match="reserved"):
         generator.load_adapter("__base__", tmp_path)
+    with pytest.raises(ValueError, match=r"contains '\.'"):
+        generator.load_adapter("v1.2", tmp_path)
 
 
 def test_unloading_adapters_restores_the_bare_model(
