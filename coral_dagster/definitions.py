@@ -10,6 +10,7 @@ from dagster import Definitions
 
 from coral_dagster.assets import ALL_ASSETS, ALL_CHECKS
 from coral_dagster.home import artifact_root, cache_dir, coral_home, experiment_config_path
+from coral_dagster.jobs import ALL_JOBS
 from coral_dagster.placement import execution_mode, executor_for_mode
 from coral_dagster.resources import (
     ArtifactStoreResource,
@@ -37,6 +38,7 @@ def build_resources(home=None, config_path=None) -> dict:
 defs = Definitions(
     assets=ALL_ASSETS,
     asset_checks=ALL_CHECKS,
+    jobs=ALL_JOBS,
     sensors=[evolution_sensor],
     resources=build_resources(),
     executor=executor_for_mode(execution_mode()),

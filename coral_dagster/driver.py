@@ -35,6 +35,7 @@ from coral_dagster.domain.planner import (
 )
 from coral_dagster.home import artifact_root, cache_dir, dagster_home
 from coral_dagster.orchestration import (
+    QUIET_CONSOLE,
     TAG_DRIVER,
     driver_tag,
     fail_orphaned_runs,
@@ -108,9 +109,17 @@ def prepare_home(config_file: Path, home_dir: Path) -> Home:
     return home
 
 
-def _add_partitions(instance: DagsterInstance, plan: Plan) -> None:
-    for name, keys in plan.add_partitions.items():
-        instance.add_dynamic_partitions(name, list(keys))
+def _add_partitions(home: Home, instance: DagsterInstance, plan: Plan) -> None:
+    """Add the plan's dynamic partitions; serialised, since two drivers may plan the same ones
+    and the instance rejects a duplicate insert."""
+    if not plan.add_partitions:
+        return
+    with home.store().lock("dynamic-partitions", cache_dir(home.path) / "locks"):
+        for name, keys in plan.add_partitions.items():
+            existing = set(instance.get_dynamic_partitions(name))
+            new = [k for k in keys if k not in existing]
+            if new:
+                instance.add_dynamic_partitions(name, new)
 
 
 def execute_step(home: Home, instance: DagsterInstance, request: StepRequest, eid: str) -> bool:
@@ -123,7 +132,7 @@ def execute_step(home: Home, instance: DagsterInstance, request: StepRequest, ei
         instance=instance,
         resources=home.resources(),
         tags={**step_tags(request, eid), TAG_DRIVER: driver_tag()},
-        run_config=step_run_config(request),
+        run_config={**step_run_config(request), **QUIET_CONSOLE},
         raise_on_error=False,
     )
     return result.success
@@ -131,7 +140,7 @@ def execute_step(home: Home, instance: DagsterInstance, request: StepRequest, ei
 
 def plan_once(home: Home, instance: DagsterInstance, config: ExperimentConfig, eid: str) -> Plan:
     plan = plan_next(read_planner_input(instance, home.store(), config, eid))
-    _add_partitions(instance, plan)
+    _add_partitions(home, instance, plan)
     return plan
 
 
@@ -143,9 +152,9 @@ def run_evolution(home: Home, echo: Echo = print, poll_seconds: float = 2.0) -> 
     lock_dir = cache_dir(home.path) / "locks"
     store = home.store()
     started = time.perf_counter()
-    for run_id in fail_orphaned_runs(instance, eid):
-        echo(f"marked run {run_id} of a killed driver as failed; resuming")
     while True:
+        for run_id in fail_orphaned_runs(instance, eid):
+            echo(f"marked run {run_id} of a dead driver as failed; its step is planned again")
         plan = plan_once(home, instance, config, eid)
         if plan.error:
             raise EvolutionFailed(plan.error)

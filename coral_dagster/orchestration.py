@@ -31,6 +31,7 @@ from coral_dagster.domain.planner import (
     generation_index,
 )
 from coral_dagster.domain.stopping import stop_generation
+from coral_dagster.jobs import STEP_JOBS
 from coral_dagster.placement import run_tags_for
 from coral_dagster.stages import adapter_dir, best_fitness_history, load_population
 from coral_dagster.storage import ArtifactStore
@@ -160,11 +161,17 @@ def step_run_config(request: StepRequest) -> dict[str, Any]:
     return {}
 
 
+# In-process runs of `coral evolve` log to the instance (the UI shows everything); the console
+# gets warnings and errors only, so the driver's progress lines stay readable.
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 def run_request_for(request: StepRequest, experiment_id: str) -> RunRequest:
     """The sensor's run request for a planned step (its run key dedupes across ticks)."""
     partition = None if request.partition_key == SHARED_PARTITION else request.partition_key
     return RunRequest(
         run_key=request.run_key,
+        job_name=STEP_JOBS[request.step],
         asset_selection=[AssetKey(a) for a in STEP_ASSETS[request.step]],
         partition_key=partition,
         tags=step_tags(request, experiment_id),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import click
@@ -18,6 +19,16 @@ HOME_OPTION = click.option(
 )
 
 
+def quiet_libraries() -> None:
+    """Keep the console to CORAL's progress lines: no per-load progress bars or library
+    deprecation chatter (Dagster's own logs still go to the instance and the UI)."""
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
 @click.command()
 @click.option(
     "--config",
@@ -31,6 +42,8 @@ def evolve(config_file: Path, home: Path) -> None:
     """Run the evolution to the end (resumes a killed run; does no work when finished)."""
     from coral_dagster.driver import EvolutionFailed, HomeMismatch, prepare_home, run_evolution
     from coral_dagster.heldout_eval import heldout_path
+
+    quiet_libraries()
 
     try:
         coral_home = prepare_home(config_file, home)

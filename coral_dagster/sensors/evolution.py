@@ -6,7 +6,6 @@ run keys (``<step>:<partition>:<attempt>``) dedupe across ticks, and a cursor th
 last plan. A shared-stage failure stops the evolution: the sensor skips with the error.
 """
 
-
 import json
 
 from dagster import (
@@ -18,8 +17,8 @@ from dagster import (
     sensor,
 )
 
-from coral_dagster.assets import ALL_ASSETS
 from coral_dagster.domain.planner import plan_next
+from coral_dagster.jobs import ALL_JOBS
 from coral_dagster.orchestration import read_planner_input, run_request_for
 from coral_dagster.resources import ArtifactStoreResource, ExperimentResource
 
@@ -28,7 +27,7 @@ from coral_dagster.resources import ArtifactStoreResource, ExperimentResource
     name="evolution_sensor",
     minimum_interval_seconds=15,
     default_status=DefaultSensorStatus.STOPPED,
-    target=ALL_ASSETS,
+    jobs=ALL_JOBS,
     description="Plans and launches the next steps of the evolution.",
 )
 def evolution_sensor(

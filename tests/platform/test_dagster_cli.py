@@ -26,6 +26,7 @@ def dagster_env(home: Path, model_cache: Path) -> dict[str, str]:
 
 
 def test_definitions_validate(tmp_path: Path, model_cache: Path):
+    (tmp_path / "dagster").mkdir()
     out = subprocess.run(
         [*DAGSTER, "definitions", "validate", "-w", str(REPO / "workspace.yaml")],
         capture_output=True,

@@ -50,18 +50,18 @@ def test_concurrent_drivers_train_each_adapter_once(
     config = write_config(tmp_path / "tiny.yaml")
     env = {**os.environ, "CORAL_CACHE_DIR": str(model_cache)}
     home = tmp_path / "home"
-    procs = [
-        subprocess.Popen(
-            evolve_cmd(config, home),
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    outs = [p.communicate(timeout=900)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outs
+    logs = [tmp_path / f"driver{i}.log" for i in range(2)]
+    procs = []
+    for log in logs:  # logs go to files: a full pipe would stall a driver holding a lock
+        with log.open("w") as out:
+            procs.append(
+                subprocess.Popen(
+                    evolve_cmd(config, home), env=env, stdout=out, stderr=subprocess.STDOUT
+                )
+            )
+    for p in procs:
+        p.wait(timeout=900)
+    assert [p.returncode for p in procs] == [0, 0], [log.read_text()[-3000:] for log in logs]
     trained = Counter(line["adapter_key"] for line in Home(home).store().read_lines(TRAINING_LOG))
     assert trained and max(trained.values()) == 1, trained
     counts = materialization_counts(Home(home).instance())

@@ -43,6 +43,7 @@ def test_sensor_drives_the_first_steps(tmp_path: Path, model_cache: Path):
 
     first = tick(home, instance)
     assert [r.run_key for r in first.run_requests] == ["shared:__shared__:1"]
+    assert first.run_requests[0].job_name == "coral_shared"
     again = tick(home, instance)  # nothing launched in between: identical run keys dedupe
     assert [r.run_key for r in again.run_requests] == ["shared:__shared__:1"]
     run_requested(home, instance, first)
@@ -64,6 +65,7 @@ def test_sensor_drives_the_first_steps(tmp_path: Path, model_cache: Path):
     assert len(added["genome_keys"]) == 4
     assert {r.partition_key for r in third.run_requests} == set(added["adapter_keys"])
     for r in third.run_requests:
+        assert r.job_name == "coral_adapters"
         assert r.tags["coral/compute"] == "gpu"
         assert [k.to_user_string() for k in r.asset_selection] == ["adapters"]
     assert json.loads(third.cursor)["generation"] == 0
