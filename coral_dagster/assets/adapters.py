@@ -1,6 +1,5 @@
 """The ``adapters`` asset: one trained PEFT adapter per adapter key (GPU)."""
 
-
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from coral_dagster.assets.partitions import adapter_partitions

@@ -1,6 +1,5 @@
 """Asset checks: scores in [0, 1], adapter files match their checksums, no duplicate genomes."""
 
-
 from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
 
 from coral_dagster.assets.adapters import adapters

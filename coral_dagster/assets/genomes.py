@@ -5,7 +5,6 @@ declaring ``deps=[adapters]`` here would make Dagster map adapter partitions to 
 partitions by identity, which is wrong for two different dynamic partition sets.
 """
 
-
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
 from coral_dagster.assets.partitions import genome_partitions

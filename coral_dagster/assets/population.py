@@ -1,6 +1,5 @@
 """The ``population`` asset: the genomes of one generation (partition ``gNNNN``)."""
 
-
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from coral_dagster.assets.partitions import generation_partitions

@@ -1,6 +1,5 @@
 """Unpartitioned assets shared by every generation: the problem split and the base model."""
 
-
 import time
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
