@@ -16,8 +16,9 @@ from dagster._core.execution.backfill import PartitionBackfill
 from dagster._core.utils import make_new_backfill_id
 
 from coral_dagster.domain.planner import ADAPTER_PARTITIONS, GENOME_PARTITIONS
-from coral_dagster.orchestration import TAG_EXPERIMENT, TAG_STEP, materialized_partitions
+from coral_dagster.orchestration import materialized_partitions
 from coral_dagster.placement import run_tags_for
+from coral_dagster.run_tags import TAG_EXPERIMENT, TAG_GENERATION, TAG_STEP
 from coral_dagster.stages import load_population, load_scores
 from coral_dagster.storage import ArtifactStore
 
@@ -73,7 +74,7 @@ def launch_generation_backfill(
                 **run_tags_for("gpu"),
                 TAG_EXPERIMENT: experiment_id,
                 TAG_STEP: step,
-                "coral/generation": str(generation),
+                TAG_GENERATION: str(generation),
                 "coral/backfill": "cli",
             },
             dynamic_partitions_store=instance,

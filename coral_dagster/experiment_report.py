@@ -43,7 +43,6 @@ from coral_dagster.domain.nsga2 import pareto_front_indices
 from coral_dagster.domain.planner import generation_key
 from coral_dagster.domain.stopping import stop_generation
 from coral_dagster.heldout_eval import heldout_path
-from coral_dagster.orchestration import IN_FLIGHT, TAG_EXPERIMENT, TAG_STEP
 from coral_dagster.reporting import (
     CacheStats,
     ExperimentReport,
@@ -51,6 +50,7 @@ from coral_dagster.reporting import (
     HeldoutResults,
     ParetoEntry,
 )
+from coral_dagster.run_tags import IN_FLIGHT, TAG_EXPERIMENT, TAG_GENERATION, TAG_STEP
 from coral_dagster.stages import (
     adapter_dir,
     load_population,
@@ -59,8 +59,6 @@ from coral_dagster.stages import (
     scores_path,
 )
 from coral_dagster.storage import ArtifactStore
-
-TAG_GENERATION = "coral/generation"  # set on every planned run by orchestration.step_tags
 
 
 def report_dir(generation: int) -> str:

@@ -6,7 +6,7 @@ the step's assets inside it; the UI shows them as the four stages of an evolutio
 
 from dagster import define_asset_job
 
-from coral_dagster.assets.partitions import (
+from coral_dagster.partitions import (
     adapter_partitions,
     generation_partitions,
     genome_partitions,

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunRequest, RunsFilter
+from dagster import AssetKey, DagsterInstance, RunRequest, RunsFilter
 
 from coral_dagster.domain.config import ExperimentConfig
 from coral_dagster.domain.planner import (
@@ -33,6 +33,16 @@ from coral_dagster.domain.planner import (
 from coral_dagster.domain.stopping import stop_generation
 from coral_dagster.jobs import STEP_JOBS
 from coral_dagster.placement import run_tags_for
+from coral_dagster.run_tags import (
+    FAILED,
+    IN_FLIGHT,
+    TAG_DRIVER,
+    TAG_EXPERIMENT,
+    TAG_GENERATION,
+    TAG_PARTITION,
+    TAG_RUN_KEY,
+    TAG_STEP,
+)
 from coral_dagster.stages import adapter_dir, best_fitness_history, load_population
 from coral_dagster.storage import ArtifactStore
 
@@ -46,20 +56,6 @@ PARTITIONED = {
 }
 UNPARTITIONED = ("problems", "base_model")
 GPU_STEPS = frozenset({"adapter", "genome", "heldout"})
-IN_FLIGHT = (
-    DagsterRunStatus.QUEUED,
-    DagsterRunStatus.NOT_STARTED,
-    DagsterRunStatus.STARTING,
-    DagsterRunStatus.STARTED,
-    DagsterRunStatus.CANCELING,
-)
-FAILED = (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
-
-TAG_EXPERIMENT = "coral/experiment"
-TAG_STEP = "coral/step"
-TAG_PARTITION = "coral/partition"
-TAG_RUN_KEY = "coral/run-key"
-TAG_DRIVER = "coral/driver"
 
 
 def materialized_partitions(instance: DagsterInstance) -> dict[str, frozenset[str]]:
@@ -148,7 +144,7 @@ def step_tags(request: StepRequest, experiment_id: str) -> dict[str, str]:
         TAG_STEP: request.step,
         TAG_PARTITION: request.partition_key,
         TAG_RUN_KEY: request.run_key,
-        "coral/generation": str(request.generation),
+        TAG_GENERATION: str(request.generation),
     }
     for key, value in run_tags_for("gpu" if request.step in GPU_STEPS else "cpu").items():
         tags[key] = value if isinstance(value, str) else json.dumps(value, sort_keys=True)

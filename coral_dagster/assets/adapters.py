@@ -2,8 +2,8 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from coral_dagster.assets.partitions import adapter_partitions
 from coral_dagster.domain.genome import HeavyGenes
+from coral_dagster.partitions import adapter_partitions
 from coral_dagster.placement import op_tags_for
 from coral_dagster.resources import ArtifactStoreResource, ExperimentResource, ModelRuntimeResource
 from coral_dagster.stages import adapter_dir, adapter_spec_path, ensure_adapter

@@ -7,7 +7,7 @@ partitions by identity, which is wrong for two different dynamic partition sets.
 
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
-from coral_dagster.assets.partitions import genome_partitions
+from coral_dagster.partitions import genome_partitions
 from coral_dagster.placement import op_tags_for
 from coral_dagster.resources import (
     ArtifactStoreResource,

@@ -2,8 +2,8 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from coral_dagster.assets.partitions import generation_partitions
 from coral_dagster.domain.planner import generation_index
+from coral_dagster.partitions import generation_partitions
 from coral_dagster.placement import op_tags_for
 from coral_dagster.resources import ArtifactStoreResource, ExperimentResource
 from coral_dagster.stages import build_population

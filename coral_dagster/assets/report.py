@@ -6,10 +6,10 @@ from typing import Any
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from coral_dagster.assets.partitions import generation_partitions
 from coral_dagster.domain.planner import generation_index
 from coral_dagster.experiment_report import build_experiment_report, read_run_timings, report_dir
 from coral_dagster.heldout_eval import evaluate_heldout, heldout_path
+from coral_dagster.partitions import generation_partitions
 from coral_dagster.placement import op_tags_for
 from coral_dagster.reporting import PLOT_NAMES, png_data_uri, render_markdown, write_report
 from coral_dagster.resources import (
