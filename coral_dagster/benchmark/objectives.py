@@ -10,7 +10,7 @@
                T = sum_i max(t_i, RUNTIME_FLOOR_SECONDS) of per-test CPU seconds
                (``time.process_time``) measured in the sandbox for the candidate and, the same
                way, for the correct program; 0 if no test passes. CPU time ignores other
-               processes' load; the 1 ms floor keeps timer noise out of the score, so tests
+               processes' load; the 2 ms floor keeps timer noise out of the score, so tests
                faster than that count as equal and the score stays reproducible.
 
 A missing program, or one that does not parse, scores 0 on all five.
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from coral_dagster.domain.config import OBJECTIVES
 
 SEVERITY_WEIGHTS: dict[str, int] = {"LOW": 1, "MEDIUM": 3, "HIGH": 9}
-RUNTIME_FLOOR_SECONDS = 1e-3
+RUNTIME_FLOOR_SECONDS = 2e-3
 
 
 def zero_objectives() -> dict[str, float]:
