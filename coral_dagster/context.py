@@ -45,8 +45,13 @@ class ExperimentInputs:
 
 
 def training_config_for_key(config: ExperimentConfig) -> dict[str, Any]:
-    """The training settings that change an adapter, with the training code's version."""
-    return {**config.training.model_dump(mode="json"), "code_version": TRAINING_CODE_VERSION}
+    """The training settings that change an adapter: the training section, the configured
+    dtype (float32 and bfloat16 training give different weights) and the code version."""
+    return {
+        **config.training.model_dump(mode="json"),
+        "dtype": config.model.dtype,
+        "code_version": TRAINING_CODE_VERSION,
+    }
 
 
 def training_data_fingerprint(problem_set: ProblemSet, split: Split) -> str:
