@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import time
 
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, DagsterInstance, Definitions
 from dagster._core.execution.backfill import PartitionBackfill
 from dagster._core.utils import make_new_backfill_id
 
-from coral_dagster.domain.planner import ADAPTER_PARTITIONS, GENOME_PARTITIONS
+from coral_dagster.assets import ALL_ASSETS, ALL_CHECKS
+from coral_dagster.domain.planner import ADAPTER_PARTITIONS, GENOME_PARTITIONS, generation_key
 from coral_dagster.orchestration import materialized_partitions
 from coral_dagster.placement import run_tags_for
 from coral_dagster.run_tags import TAG_EXPERIMENT, TAG_GENERATION, TAG_STEP
@@ -51,12 +52,16 @@ def launch_generation_backfill(
 
     Returns ``(backfill_id, asset names, partition keys)`` for each backfill added.
     """
-    from coral_dagster.definitions import defs
-
+    successor = generation_key(generation + 1)
+    if successor in materialized_partitions(instance)["population"]:
+        raise ValueError(
+            f"generation {generation} already bred {successor}: re-scoring it would change the "
+            "scores its successor was selected from; backfill the latest generation instead"
+        )
     missing = missing_partitions(instance, store, generation)
     instance.add_dynamic_partitions(ADAPTER_PARTITIONS, missing["adapters"])
     instance.add_dynamic_partitions(GENOME_PARTITIONS, missing["genomes"])
-    graph = defs.resolve_asset_graph()
+    graph = Definitions(assets=ALL_ASSETS, asset_checks=ALL_CHECKS).resolve_asset_graph()
     launched = []
     for step, assets, keys in (
         ("adapter", ["adapters"], missing["adapters"]),

@@ -24,6 +24,11 @@ from coral_dagster.model.base_model import base_model_fingerprint
 from coral_dagster.model.versions import PROMPT_TEMPLATE_VERSION, TRAINING_CODE_VERSION
 
 
+def first(names: tuple[str, ...], limit: int | None) -> tuple[str, ...]:
+    """The first ``limit`` names (all of them when ``limit`` is None)."""
+    return names[:limit] if limit else names
+
+
 @dataclass(frozen=True)
 class ExperimentInputs:
     """The loaded problem set, its split and the key context of one experiment config."""
@@ -35,28 +40,31 @@ class ExperimentInputs:
 
     @property
     def validation_names(self) -> tuple[str, ...]:
-        limit = self.config.benchmark.max_validation_problems
-        return self.split.validation[:limit] if limit else self.split.validation
+        return first(self.split.validation, self.config.benchmark.max_validation_problems)
 
     @property
     def test_names(self) -> tuple[str, ...]:
-        limit = self.config.benchmark.max_test_problems
-        return self.split.test[:limit] if limit else self.split.test
+        return first(self.split.test, self.config.benchmark.max_test_problems)
 
 
 def training_config_for_key(config: ExperimentConfig) -> dict[str, Any]:
     """The training settings that change an adapter: the training section, the configured
-    dtype (float32 and bfloat16 training give different weights) and the code version."""
+    dtype (float32 and bfloat16 training give different weights), the prompt template and the
+    training code's version."""
     return {
         **config.training.model_dump(mode="json"),
         "dtype": config.model.dtype,
+        "prompt_template": PROMPT_TEMPLATE_VERSION,
         "code_version": TRAINING_CODE_VERSION,
     }
 
 
 def training_data_fingerprint(problem_set: ProblemSet, split: Split) -> str:
     return content_hash(
-        {"train": [[n, problem_set.problems[n].fingerprint()] for n in split.train]}
+        {
+            "train": [[n, problem_set.problems[n].fingerprint()] for n in split.train],
+            "support": dict(problem_set.support_files),
+        }
     )
 
 
@@ -64,6 +72,7 @@ def evaluation_fingerprint(config: ExperimentConfig, problem_set: ProblemSet, na
     return content_hash(
         {
             "validation": [[n, problem_set.problems[n].fingerprint()] for n in names],
+            "support": dict(problem_set.support_files),
             "prompt_template": PROMPT_TEMPLATE_VERSION,
             "generation": config.generation.model_dump(mode="json"),
             "sandbox": config.sandbox.model_dump(mode="json"),
@@ -76,8 +85,7 @@ def load_inputs(config: ExperimentConfig) -> ExperimentInputs:
     """Load the problem set, split it and compute the key context for ``config``."""
     problem_set = load_problem_set(config.benchmark.dataset)
     split = split_problems(problem_set.names(), config.benchmark.split)
-    limit = config.benchmark.max_validation_problems
-    validation = split.validation[:limit] if limit else split.validation
+    validation = first(split.validation, config.benchmark.max_validation_problems)
     context = KeyContext(
         base_model_id=base_model_fingerprint(config.model.base_model),
         training_data_fingerprint=training_data_fingerprint(problem_set, split),

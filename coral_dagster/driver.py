@@ -43,6 +43,7 @@ from coral_dagster.orchestration import (
     step_run_config,
     step_tags,
 )
+from coral_dagster.resources import build_resources
 from coral_dagster.storage import ArtifactStore
 
 Echo = Callable[[str], None]
@@ -83,8 +84,6 @@ class Home:
         return DagsterInstance.get()
 
     def resources(self) -> dict[str, Any]:
-        from coral_dagster.definitions import build_resources
-
         return build_resources(self.path, self.config_path)
 
 

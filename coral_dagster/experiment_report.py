@@ -20,8 +20,9 @@ generations 0..N whose populations exist:
 Timings come from the Dagster instance: ``stage_seconds[step]`` is the sum of ``end - start`` of
 this experiment's runs (tag ``coral/experiment``) with that ``coral/step`` tag and a
 ``coral/generation`` tag <= N, failed attempts included. These are run wall-clock seconds, so
-runs that overlapped (sensor, Kubernetes) add up to more than the elapsed time. Runs launched
-without the planner's tags (from the UI, backfills) are not counted.
+runs that overlapped (sensor, Kubernetes) add up to more than the elapsed time. ``coral
+backfill`` runs carry the experiment, step and generation tags and are counted; runs launched
+by hand from the UI carry none and are not.
 
 What is not finished (genomes not scored, adapters not trained, generations not started, runs in
 flight, the held-out evaluation) becomes a ``missing`` line: the report never fails for being

@@ -30,11 +30,11 @@ from coral_dagster.domain.planner import generation_key
 from coral_dagster.model.base_model import ResolvedBaseModel
 from coral_dagster.model.generation import GenerationRequest, PatchGenerator
 from coral_dagster.stages import (
+    adapters_loaded,
     ensure_adapter,
     load_population,
     load_scores,
     sample_seed,
-    use_adapter,
 )
 from coral_dagster.storage import ArtifactStore
 
@@ -92,7 +92,7 @@ def evaluate_heldout(
         (
             f"evolved #{i + 1} ({g['genome_key'][:8]})",
             g["adapter_key"],
-            CheapKnobs.from_dict(g["knobs"]),
+            CheapKnobs.from_dict({**g["knobs"], "max_new_tokens": budget}),
         )
         for i, g in enumerate(best)
     ]
@@ -101,10 +101,6 @@ def evaluate_heldout(
         ("base + evolved knobs", None, CheapKnobs.from_dict(best[0]["knobs"])),
         ("standard LoRA", standard_key, neutral),
     ]
-    for _, akey, _ in methods:
-        if akey is not None:
-            use_adapter(generator, store, akey, adapter_cache)
-
     problems = inputs.problem_set.problems
     requests = [
         GenerationRequest(
@@ -119,7 +115,9 @@ def evaluate_heldout(
         for name in inputs.test_names
         for s in range(n)
     ]
-    outputs = generator.generate(requests, batch_size=config.generation.batch_size)
+    adapter_keys = [akey for _, akey, _ in methods if akey is not None]
+    with adapters_loaded(generator, store, adapter_keys, adapter_cache):
+        outputs = generator.generate(requests, batch_size=config.generation.batch_size)
     results = evaluator.evaluate_many([(o.problem_name, o.program) for o in outputs])
     floor = evaluator.evaluate_many(
         [(name, problems[name].buggy_source) for name in inputs.test_names]

@@ -71,6 +71,7 @@ def materialized_partitions(instance: DagsterInstance) -> dict[str, frozenset[st
 def step_states(instance: DagsterInstance, experiment_id: str) -> dict[tuple[str, str], StepState]:
     """(step, partition) -> in flight / failure count, from this experiment's runs."""
     failures: dict[tuple[str, str], int] = defaultdict(int)
+    finished: dict[tuple[str, str], int] = defaultdict(int)
     in_flight: set[tuple[str, str]] = set()
     last_error: dict[tuple[str, str], str] = {}
     records = instance.get_run_records(filters=RunsFilter(tags={TAG_EXPERIMENT: experiment_id}))
@@ -81,15 +82,19 @@ def step_states(instance: DagsterInstance, experiment_id: str) -> dict[tuple[str
         key = (run.tags.get(TAG_STEP, ""), partition)
         if run.status in IN_FLIGHT:
             in_flight.add(key)
-        elif run.status in FAILED:
+            continue
+        finished[key] += 1
+        if run.status in FAILED:
             failures[key] += 1
             last_error.setdefault(key, f"run {run.run_id} {run.status.value.lower()}")
-    keys = set(failures) | in_flight
     return {
         k: StepState(
-            in_flight=k in in_flight, failures=failures[k], last_error=last_error.get(k, "")
+            in_flight=k in in_flight,
+            failures=failures[k],
+            finished=finished[k],
+            last_error=last_error.get(k, ""),
         )
-        for k in keys
+        for k in set(finished) | in_flight
     }
 
 

@@ -11,10 +11,11 @@ key, so a stage can run in any process or pod that sees the same store.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,20 @@ def scores_path(genome_key: str) -> str:
 
 
 TRAINING_LOG = "training_log.jsonl"
+
+
+def bind_experiment(store: ArtifactStore, experiment_id: str, name: str) -> None:
+    """Record the experiment a store belongs to; a store of another experiment is an error."""
+    if store.exists("experiment.json"):
+        bound = store.read_json("experiment.json")
+        if bound["experiment_id"] != experiment_id:
+            raise ValueError(
+                f"artifact store {store.root} belongs to experiment {bound['name']!r} "
+                f"({bound['experiment_id']}), not {name!r} ({experiment_id}): use another "
+                "store (CORAL_HOME / CORAL_ARTIFACT_ROOT) for a different config"
+            )
+        return
+    store.write_json("experiment.json", {"experiment_id": experiment_id, "name": name})
 
 
 # ---- population -----------------------------------------------------------------------------
@@ -145,7 +160,13 @@ def ensure_adapter(
             out = Path(tmp) / "adapter"
             out.mkdir()
             report = train_adapter(
-                base, genes, training_examples(inputs), inputs.config.training, out, device=device
+                base,
+                genes,
+                training_examples(inputs),
+                inputs.config.training,
+                out,
+                device=device,
+                dtype=inputs.config.model.dtype,
             )
             training = report.to_dict()
             (out / "training.json").write_text(json.dumps(training, indent=1, sort_keys=True))
@@ -168,17 +189,25 @@ def sample_seed(*parts: Any) -> int:
     return int(content_hash(list(parts))[:15], 16)
 
 
-def use_adapter(
-    generator: PatchGenerator, store: ArtifactStore, adapter_key: str, adapter_cache: Path
-) -> None:
-    """Verify the stored adapter's checksums, then load it into ``generator`` (once per key).
+@contextlib.contextmanager
+def adapters_loaded(
+    generator: PatchGenerator, store: ArtifactStore, keys: Sequence[str], adapter_cache: Path
+) -> Iterator[None]:
+    """Verify each stored adapter's checksums, load it into ``generator``, unload it afterwards.
 
-    A key names its content, so an adapter already loaded under that name is the same adapter;
-    the checksum is verified on every use, so a corrupted store copy is never loaded.
+    The generator (one per process) thus holds only the adapters of the current step, and a
+    corrupted store copy is never loaded.
     """
-    local = store.local_copy(adapter_dir(adapter_key), adapter_cache)
-    if adapter_key not in generator.adapter_names:
-        generator.load_adapter(adapter_key, local)
+    loaded: list[str] = []
+    try:
+        for key in dict.fromkeys(keys):
+            local = store.local_copy(adapter_dir(key), adapter_cache)
+            generator.load_adapter(key, local)
+            loaded.append(key)
+        yield
+    finally:
+        for key in loaded:
+            generator.unload_adapter(key)
 
 
 def generate_code(
@@ -194,7 +223,6 @@ def generate_code(
     the base model). Sampling is seeded per (generation seed, genome key, problem).
     """
     genome_key, adapter_key = spec["genome_key"], spec["adapter_key"]
-    use_adapter(generator, store, adapter_key, adapter_cache)
     knobs = CheapKnobs.from_dict(spec["knobs"])
     problems = inputs.problem_set.problems
     requests = [
@@ -209,7 +237,8 @@ def generate_code(
         for name in inputs.validation_names
     ]
     started = time.perf_counter()
-    outputs = generator.generate(requests, batch_size=inputs.config.generation.batch_size)
+    with adapters_loaded(generator, store, [adapter_key], adapter_cache):
+        outputs = generator.generate(requests, batch_size=inputs.config.generation.batch_size)
     return {
         "genome_key": genome_key,
         "adapter_key": adapter_key,
@@ -301,6 +330,7 @@ def run_in_process(
         for record in records:
             spec = {**record, "generation": generation}
             generated = generate_code(store, spec, inputs, generator, adapter_cache)
+            store.write_json(generated_path(record["genome_key"]), generated)
             scores = score_generated(generated, inputs, evaluator)
             store.write_json(scores_path(record["genome_key"]), scores)
             rows.append({**record, "scores": scores})

@@ -2,7 +2,7 @@
 
 Layout under ``root``::
 
-    experiment.json                      the experiment this store belongs to (config + fingerprint)
+    experiment.json                      the experiment this store belongs to (id + name)
     problems/<split_fingerprint>.json    problem split
     populations/g0000.json               genomes of generation 0 (records with keys and knobs)
     adapter_specs/<adapter_key>.json     heavy genes + inputs of an adapter key
@@ -12,7 +12,8 @@ Layout under ``root``::
                                          other file, written last)
     generated/<genome_key>.json          raw output + extracted program per validation problem
     scores/<genome_key>.json             per-test verdicts and objective scores
-    reports/g0000.json ...               evolution reports
+    heldout/g0001.json                   held-out evaluation of the final generation
+    reports/g0000/                       evolution report: report.json, report.md, PNG plots
     training_log.jsonl                   a line per adapter training (exactly-once audit)
 
 Writes are atomic: a file is written under a temporary name and renamed; an adapter directory is

@@ -6,6 +6,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 
 from coral_dagster.placement import op_tags_for
 from coral_dagster.resources import ArtifactStoreResource, ExperimentResource, ModelRuntimeResource
+from coral_dagster.stages import bind_experiment
 
 
 @asset(group_name="coral", op_tags=op_tags_for("cpu"))
@@ -14,8 +15,14 @@ def problems(
     experiment: ExperimentResource,
     artifact_store: ArtifactStoreResource,
 ) -> MaterializeResult:
-    """The benchmark problems split into train / validation / test (disjoint)."""
+    """The benchmark problems split into train / validation / test (disjoint).
+
+    Also binds the artifact store to this experiment (``experiment.json``): a store that holds
+    another experiment's generations is an error, never silently continued.
+    """
     inputs = experiment.inputs()
+    store = artifact_store.store()
+    bind_experiment(store, experiment.experiment_id(), inputs.config.name)
     split = inputs.split
     overlap = (
         (set(split.train) & set(split.validation))
@@ -32,7 +39,7 @@ def problems(
         "test": list(inputs.test_names),
         "key_context": inputs.key_context,
     }
-    path = artifact_store.store().write_json(f"problems/{split.fingerprint()}.json", doc)
+    path = store.write_json(f"problems/{split.fingerprint()}.json", doc)
     return MaterializeResult(
         metadata={
             "problems": len(inputs.problem_set.problems),

@@ -15,7 +15,7 @@ of ``(problem name, program or None)``:
 
 Verdicts: ``pass``, ``fail``, ``error`` (with the exception type) and ``timeout``. Scores are
 deterministic except the measured seconds and ``runtime``, which is built from CPU seconds
-with a 1 ms floor per test, so it is exactly 1 unless tests are slow enough to measure (see
+with a 2 ms floor per test, so it is exactly 1 unless tests are slow enough to measure (see
 ``objectives`` for the formulas).
 """
 

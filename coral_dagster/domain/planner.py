@@ -72,11 +72,18 @@ class GenomeSlot:
 
 @dataclass(frozen=True)
 class StepState:
-    """What the instance says about one (step, partition): in flight and how many runs failed."""
+    """What the instance says about one (step, partition): in flight, how many runs failed and
+    how many finished at all (a successful run counts too: a step planned again after success,
+    e.g. an adapter whose files later failed their checksum, needs a new run key)."""
 
     in_flight: bool = False
     failures: int = 0
+    finished: int = 0
     last_error: str = ""
+
+    @property
+    def next_attempt(self) -> int:
+        return max(self.finished, self.failures) + 1
 
 
 @dataclass(frozen=True)
@@ -178,7 +185,7 @@ def plan_next(inp: PlannerInput) -> Plan:
             return None, True, None
         if st.failures >= inp.max_attempts:
             return None, False, st.last_error or f"{step} {key} failed {st.failures} times"
-        return StepRequest(step, key, st.failures + 1, gen, reason), False, None
+        return StepRequest(step, key, st.next_attempt, gen, reason), False, None
 
     # 0. shared stages: the problem split and the converted base model
     if not {"problems", "base_model"} <= {a for a, keys in mat.items() if SHARED_PARTITION in keys}:

@@ -49,10 +49,14 @@ def objective_matrix(objectives: Sequence[Mapping[str, float]]) -> np.ndarray:
 
 
 def fitness(objectives: Mapping[str, float], weights: Weights) -> float:
-    """Weighted fitness sum_o w_o * s_o of one genome's objective scores."""
+    """Weighted fitness sum_o w_o * s_o / sum_o w_o of one genome's objective scores, in [0, 1].
+
+    The weights sum to 1 within 1e-6 (config validation); dividing by their sum and clipping to
+    1.0 keeps float rounding (e.g. 1.0000000000000002 for a perfect genome) out of [0, 1].
+    """
     vector = objective_vector(objectives)
     w = np.asarray([weights.as_dict()[o] for o in OBJECTIVES], dtype=float)
-    return float(np.dot(w, vector))
+    return min(1.0, float(np.dot(w, vector) / w.sum()))
 
 
 def mean_objectives(per_problem: Sequence[Mapping[str, float]]) -> dict[str, float]:

@@ -278,7 +278,10 @@ class PatchGenerator:
             done += len(batch)
             if progress is not None:
                 progress(done, len(requests))
-        return [o for o in outputs if o is not None]
+        missing = [requests[i].request_id for i, o in enumerate(outputs) if o is None]
+        if missing:
+            raise RuntimeError(f"generation produced no output for requests {missing}")
+        return outputs
 
     def _check_requests(self, requests: Sequence[GenerationRequest]) -> None:
         ids = [r.request_id for r in requests]

@@ -222,12 +222,13 @@ def train_adapter(
     out_dir: Path,
     device: str = "auto",
     progress: ProgressCallback | None = None,
+    dtype: str = "auto",
 ) -> TrainingReport:
     """Train one adapter and save it to ``out_dir`` (adapter_config.json,
     adapter_model.safetensors). ``progress(step, total_steps, loss)`` is called per step."""
     if not examples:
         raise ValueError("train_adapter: no training examples")
-    model, tokenizer = load_model_and_tokenizer(base, device=device)
+    model, tokenizer = load_model_and_tokenizer(base, device=device, dtype=dtype)
     try:
         validate_genes(model, genes)
         encoded = [encode_example(tokenizer, e, config.max_length) for e in examples]

@@ -12,8 +12,13 @@ from coral_dagster.domain.config import ExperimentConfig, load_config
 
 
 @lru_cache(maxsize=8)
+def _config(path: str, mtime_ns: int) -> ExperimentConfig:
+    return load_config(path)
+
+
+@lru_cache(maxsize=8)
 def _inputs(path: str, mtime_ns: int) -> ExperimentInputs:
-    return load_inputs(load_config(path))
+    return load_inputs(_config(path, mtime_ns))
 
 
 class ExperimentResource(ConfigurableResource):
@@ -21,13 +26,17 @@ class ExperimentResource(ConfigurableResource):
 
     config_path: str
 
+    def _version(self) -> tuple[str, int]:
+        path = Path(self.config_path)
+        return str(path.resolve()), path.stat().st_mtime_ns if path.exists() else 0
+
     def config(self) -> ExperimentConfig:
-        return self.inputs().config
+        """The validated config alone (cheap: no problem set, no model fingerprint)."""
+        return _config(*self._version())
 
     def inputs(self) -> ExperimentInputs:
         """Config + problem set + split + key context, cached per file version in the process."""
-        path = Path(self.config_path)
-        return _inputs(str(path.resolve()), path.stat().st_mtime_ns if path.exists() else 0)
+        return _inputs(*self._version())
 
     def experiment_id(self) -> str:
         """Content hash of the full config: tags every run of this experiment."""

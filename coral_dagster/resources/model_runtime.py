@@ -22,15 +22,16 @@ def _generator(resolved: ResolvedBaseModel, device: str, dtype: str) -> PatchGen
 
 
 class ModelRuntimeResource(ConfigurableResource):
-    """``cache_dir`` holds converted checkpoints; ``device``/``dtype`` override the config's."""
+    """``cache_dir`` holds converted checkpoints; ``device`` overrides the config's device.
+
+    The dtype always comes from the experiment config: it enters the adapter key."""
 
     cache_dir: str
     device: str = ""
-    dtype: str = ""
 
     def resolve(self, spec: str) -> ResolvedBaseModel:
         return _resolved(spec, self.cache_dir)
 
     def generator(self, resolved: ResolvedBaseModel, device: str, dtype: str) -> PatchGenerator:
         """One loaded model per (checkpoint, device, dtype) per process; adapters load by name."""
-        return _generator(resolved, self.device or device, self.dtype or dtype)
+        return _generator(resolved, self.device or device, dtype)

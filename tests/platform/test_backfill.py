@@ -42,20 +42,30 @@ def test_backfill_targets_the_generations_missing_partitions(tmp_path: Path, mod
         assert backfills[backfill_id].tags["coral/experiment"] == eid
 
 
-def test_backfill_cli_on_a_finished_generation_says_nothing_is_missing(finished_home: Path):
-    out = subprocess.run(
+def backfill_cli(home: Path, generation: int) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [
             sys.executable,
             "-m",
             "coral_dagster.cli",
             "backfill",
             "--generation",
-            "0",
+            str(generation),
             "--home",
-            str(finished_home),
+            str(home),
         ],
         capture_output=True,
         text=True,
     )
+
+
+def test_backfill_cli_on_a_finished_generation_says_nothing_is_missing(finished_home: Path):
+    out = backfill_cli(finished_home, 1)
     assert out.returncode == 0, out.stderr
     assert "nothing missing or failed" in out.stdout
+
+
+def test_backfill_refuses_a_generation_that_already_bred_its_successor(finished_home: Path):
+    out = backfill_cli(finished_home, 0)
+    assert out.returncode != 0
+    assert "generation 0 already bred g0001" in out.stderr

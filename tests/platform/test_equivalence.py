@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from coral_dagster.benchmark.evaluator import Evaluator
-
 from coral_dagster.context import load_inputs
 from coral_dagster.domain.config import load_config
 from coral_dagster.driver import Home
@@ -42,11 +41,10 @@ def test_dagster_and_in_process_give_identical_results(
             assert row["scores"]["objectives"] == dagster_scores["objectives"]
             assert row["scores"]["fitness"] == dagster_scores["fitness"]
             generated = dagster_store.read_json(f"generated/{row['genome_key']}.json")
-            mine = (
-                store.read_json(f"generated/{row['genome_key']}.json")
-                if store.exists(f"generated/{row['genome_key']}.json")
-                else None
-            )
-            assert mine is None or [o["raw_text"] for o in mine["outputs"]] == [
+            mine = store.read_json(f"generated/{row['genome_key']}.json")
+            assert [o["raw_text"] for o in mine["outputs"]] == [
                 o["raw_text"] for o in generated["outputs"]
+            ]
+            assert [o["program"] for o in mine["outputs"]] == [
+                o["program"] for o in generated["outputs"]
             ]

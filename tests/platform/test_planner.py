@@ -114,9 +114,12 @@ def test_exhausted_genome_is_scored_as_failed():
 
 def test_invalid_adapter_is_retrained_even_though_materialized():
     mat = {"population": {"g0000"}, "adapters": {"a1", "a2"}}
-    plan = plan_next(state(mat, {0: SLOTS}, invalid_adapters=frozenset({"a2"})))
+    trained_once = {("adapter", "a2"): StepState(finished=1)}
+    plan = plan_next(state(mat, {0: SLOTS}, trained_once, invalid_adapters=frozenset({"a2"})))
     assert steps_of(plan) == [("adapter", "a2"), ("genome", "ga"), ("genome", "gb")]
     assert plan.requests[0].reason == "adapter failed its checksum"
+    # A new run key: the sensor's first run key for this adapter was used by its training.
+    assert plan.requests[0].run_key == "adapter:a2:2"
 
 
 def test_scored_generation_is_reported_then_next_population():

@@ -10,10 +10,10 @@ from dagster import AddDynamicPartitionsRequest, SkipReason, build_sensor_contex
 from platform_helpers import write_config
 
 from coral_dagster.context import experiment_id
-from coral_dagster.definitions import build_resources
 from coral_dagster.domain.planner import plan_next
 from coral_dagster.driver import Home, execute_step, prepare_home
 from coral_dagster.orchestration import read_planner_input
+from coral_dagster.resources import build_resources
 from coral_dagster.sensors import evolution_sensor
 
 

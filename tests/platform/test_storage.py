@@ -87,3 +87,13 @@ def test_lock_excludes_other_processes(tmp_path: Path):
     assert [e.split()[0] for e in events] == ["start", "end", "start", "end"]
     assert events[0].split()[1] == events[1].split()[1]
     assert events[2].split()[1] == events[3].split()[1]
+
+
+def test_a_store_is_bound_to_one_experiment(tmp_path: Path):
+    from coral_dagster.stages import bind_experiment
+
+    store = ArtifactStore(tmp_path / "store")
+    bind_experiment(store, "abc123", "quick")
+    bind_experiment(store, "abc123", "quick")  # the same experiment again: fine
+    with pytest.raises(ValueError, match=r"belongs to experiment 'quick' \(abc123\), not 'other'"):
+        bind_experiment(store, "def456", "other")
