@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 
-from dagster import AssetKey, DagsterInstance, Definitions
+from dagster import AssetKey, DagsterInstance
+from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
 from dagster._core.execution.backfill import PartitionBackfill
 from dagster._core.utils import make_new_backfill_id
 
@@ -61,7 +62,7 @@ def launch_generation_backfill(
     missing = missing_partitions(instance, store, generation)
     instance.add_dynamic_partitions(ADAPTER_PARTITIONS, missing["adapters"])
     instance.add_dynamic_partitions(GENOME_PARTITIONS, missing["genomes"])
-    graph = Definitions(assets=ALL_ASSETS, asset_checks=ALL_CHECKS).resolve_asset_graph()
+    graph = AssetGraph.from_assets([*ALL_ASSETS, *ALL_CHECKS])
     launched = []
     for step, assets, keys in (
         ("adapter", ["adapters"], missing["adapters"]),
