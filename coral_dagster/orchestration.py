@@ -12,7 +12,6 @@ import json
 import os
 import socket
 from collections import defaultdict
-from collections.abc import Mapping
 from typing import Any
 
 from dagster import AssetKey, DagsterInstance, RunRequest, RunsFilter
@@ -213,7 +212,3 @@ def fail_orphaned_runs(instance: DagsterInstance, experiment_id: str) -> list[st
             instance.report_run_failed(run, message=f"driver {tag} is gone (killed); resuming")
             orphaned.append(run.run_id)
     return orphaned
-
-
-def experiment_tags(experiment_id: str) -> Mapping[str, str]:
-    return {TAG_EXPERIMENT: experiment_id}

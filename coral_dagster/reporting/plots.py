@@ -9,7 +9,6 @@ beforehand which plots a report can have, so callers only plot what exists.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from coral_dagster.domain.config import OBJECTIVES
+from coral_dagster.reporting.atomic import write_atomically
 from coral_dagster.reporting.model import ExperimentReport
 from coral_dagster.reporting.render import KEY_CHARS
 
@@ -42,15 +42,11 @@ def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(
+        path,
+        lambda handle: fig.savefig(handle, format="png", dpi=110, bbox_inches="tight"),
+        binary=True,
+    )
 
 
 def plot_fitness(report: ExperimentReport, path: str | os.PathLike[str]) -> Path:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import base64
 import os
-import tempfile
 from pathlib import Path
 
+from coral_dagster.reporting.atomic import write_atomically
 from coral_dagster.reporting.model import ExperimentReport
 from coral_dagster.reporting.plots import available_plots, plot_fitness, plot_heldout, plot_pareto
 from coral_dagster.reporting.render import render_json, render_markdown
@@ -22,15 +22,7 @@ _PLOTTERS = {"fitness": plot_fitness, "pareto": plot_pareto, "heldout": plot_hel
 
 
 def _write_text(path: Path, text: str) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, lambda handle: handle.write(text))
 
 
 def draw_plots(
