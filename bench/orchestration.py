@@ -40,12 +40,14 @@ def main() -> None:
     args = parser.parse_args()
 
     from coral_dagster.benchmark.evaluator import Evaluator
-    from coral_dagster.context import load_inputs
-    from coral_dagster.driver import prepare_home, run_evolution
+    from coral_dagster.definitions import build_defs
     from coral_dagster.model.base_model import resolve_base_model
     from coral_dagster.model.generation import PatchGenerator
-    from coral_dagster.stages import run_in_process
-    from coral_dagster.storage import ArtifactStore
+    from coral_dagster.orchestration.driver import run_evolution
+    from coral_dagster.orchestration.home import prepare_home
+    from coral_dagster.pipeline.in_process import run_in_process
+    from coral_dagster.pipeline.inputs import load_inputs
+    from coral_dagster.pipeline.store import ArtifactStore
 
     root = Path(tempfile.mkdtemp(prefix="coral-bench-"))
     os.environ["CORAL_CACHE_DIR"] = str(root / "cache")
@@ -62,7 +64,7 @@ def main() -> None:
 
     home = prepare_home(config_path, root / "home")
     started = time.perf_counter()
-    run_evolution(home, echo=lambda _: None)
+    run_evolution(home, build_defs(home.path), echo=lambda _: None)
     dagster_wall = time.perf_counter() - started
 
     instance = home.instance()

@@ -1,16 +1,29 @@
-"""Generation-keyed reporting assets: ``heldout_evaluation`` and ``evolution_report``."""
+"""Generation-keyed reporting assets: `heldout_evaluation` and `evolution_report`."""
 
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+import pandas as pd
+from dagster import (
+    AssetExecutionContext,
+    MaterializeResult,
+    MetadataValue,
+    TableColumn,
+    TableMetadataValue,
+    TableRecord,
+    TableSchema,
+)
 
-from coral_dagster.domain.planner import generation_index
-from coral_dagster.experiment_report import build_experiment_report, read_run_timings, report_dir
-from coral_dagster.heldout_eval import evaluate_heldout, heldout_path
-from coral_dagster.partitions import generation_partitions
-from coral_dagster.placement import op_tags_for
+from coral_dagster.assets.population import population
+from coral_dagster.assets.shared import base_model, problems
+from coral_dagster.domain.planner import Step, generation_index
+from coral_dagster.orchestration.run_timings import read_run_timings
+from coral_dagster.orchestration.steps import step_asset
+from coral_dagster.pipeline import layout
+from coral_dagster.pipeline.heldout import evaluate_heldout
+from coral_dagster.pipeline.report import build_experiment_report
+from coral_dagster.pipeline.statistics import as_float, generation_table, genome_table
 from coral_dagster.reporting import PLOT_NAMES, png_data_uri, render_markdown, write_report
 from coral_dagster.resources import (
     ArtifactStoreResource,
@@ -19,13 +32,35 @@ from coral_dagster.resources import (
     SandboxResource,
 )
 
-
-@asset(
-    group_name="coral",
-    partitions_def=generation_partitions,
-    deps=["population"],
-    op_tags=op_tags_for("cpu"),
+GENERATION_COLUMNS = (
+    ("generation", "int"),
+    ("genomes", "int"),
+    ("scored", "int"),
+    ("failed", "int"),
+    ("best_fitness", "float"),
+    ("mean_fitness", "float"),
+    ("hit_rate", "float"),
+    ("diversity", "float"),
 )
+
+
+def generations_metadata(summary: pd.DataFrame) -> TableMetadataValue:
+    """The per-generation statistics as a Dagster table (the UI renders it as a table)."""
+    return MetadataValue.table(
+        records=[
+            TableRecord(
+                {
+                    name: (int(row[name]) if kind == "int" else as_float(row[name]))
+                    for name, kind in GENERATION_COLUMNS
+                }
+            )
+            for _, row in summary.iterrows()
+        ],
+        schema=TableSchema(columns=[TableColumn(name, kind) for name, kind in GENERATION_COLUMNS]),
+    )
+
+
+@step_asset(Step.REPORT, deps=[population])
 def evolution_report(
     context: AssetExecutionContext,
     experiment: ExperimentResource,
@@ -33,9 +68,9 @@ def evolution_report(
 ) -> MaterializeResult:
     """The experiment report up to this generation: fitness, Pareto front, cache, timings.
 
-    Writes ``reports/gNNNN/`` (``report.json``, ``report.md`` and the PNG plots the data
-    allows) into the artifact store; the metadata carries the whole report as Markdown with the
-    plots inline (base64 data URIs) and the path of each file.
+    Writes `reports/gNNNN/` (`report.json`, `report.md` and the PNG plots the data allows) into
+    the artifact store; the metadata carries the whole report as Markdown with the plots inline
+    and the path of each file.
     """
     generation = generation_index(context.partition_key)
     store = artifact_store.store()
@@ -43,8 +78,9 @@ def evolution_report(
     runs = read_run_timings(
         context.instance, experiment.experiment_id(), exclude_run_ids={context.run_id}
     )
-    report = build_experiment_report(store, config, runs, generation)
-    relpath = report_dir(generation)
+    table = genome_table(store, upto=generation)
+    report = build_experiment_report(store, config, runs, generation, table)
+    relpath = layout.report_dir(generation)
     with tempfile.TemporaryDirectory(prefix="coral-report-") as tmp:
         written = write_report(report, tmp)
         images = {name: png_data_uri(written[name]) for name in PLOT_NAMES if name in written}
@@ -60,6 +96,7 @@ def evolution_report(
             for name in PLOT_NAMES
             if name in written
         },
+        "generations": generations_metadata(generation_table(table)),
         "pareto_front_size": len(report.pareto_front),
         "failed_genomes": latest.n_failed,
         "missing": MetadataValue.md("\n".join(f"- {m}" for m in report.missing) or "nothing"),
@@ -73,12 +110,7 @@ def evolution_report(
     return MaterializeResult(metadata=metadata)
 
 
-@asset(
-    group_name="coral",
-    partitions_def=generation_partitions,
-    deps=["population", "base_model", "problems"],
-    op_tags=op_tags_for("gpu"),
-)
+@step_asset(Step.HELDOUT, deps=[population, base_model, problems])
 def heldout_evaluation(
     context: AssetExecutionContext,
     experiment: ExperimentResource,
@@ -86,7 +118,7 @@ def heldout_evaluation(
     model_runtime: ModelRuntimeResource,
     sandbox: SandboxResource,
 ) -> MaterializeResult:
-    """Best genomes of this generation vs baselines on the held-out test split."""
+    """Best genomes of this generation vs baselines on the held-out test problems."""
     generation = generation_index(context.partition_key)
     store = artifact_store.store()
     inputs = experiment.inputs()
@@ -103,22 +135,21 @@ def heldout_evaluation(
         artifact_store.adapter_cache,
         device=model_runtime.device or model.device,
     )
-    path = store.write_json(heldout_path(generation), result)
+    path = store.write_record(result, generation)
     rows = "\n".join(
-        f"| {s['method']} | {len(s['fully_fixed_problems'])}/{s['n_problems']} | "
-        f"{s['mean_pass_rate']:.3f} "
-        f"[{s['mean_pass_rate_ci'][0]:.3f}, {s['mean_pass_rate_ci'][1]:.3f}] | "
-        f"{s['pass_at_1']:.3f} |"
-        for s in result["summaries"]
+        f"| {s.method} | {len(s.fully_fixed_problems)}/{s.n_problems} | "
+        f"{s.mean_pass_rate:.3f} [{s.mean_pass_rate_ci[0]:.3f}, {s.mean_pass_rate_ci[1]:.3f}] | "
+        f"{s.pass_at_1:.3f} |"
+        for s in result.summaries
     )
     table = "| method | fixed | mean pass rate [95% CI] | pass@1 |\n|---|---|---|---|\n" + rows
     return MaterializeResult(
         metadata={
             "methods": MetadataValue.md(table),
             "comparisons": MetadataValue.md(
-                "\n".join(f"- {c['sentence']}" for c in result["comparisons"])
+                "\n".join(f"- {c.sentence}" for c in result.comparisons)
             ),
-            "test_problems": len(result["test_problems"]),
+            "test_problems": len(result.test_problems),
             "path": MetadataValue.path(str(path)),
         }
     )

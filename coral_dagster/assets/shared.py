@@ -2,14 +2,16 @@
 
 import time
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue
 
-from coral_dagster.placement import op_tags_for
+from coral_dagster.domain.planner import Step
+from coral_dagster.orchestration.steps import step_asset
+from coral_dagster.pipeline.population import bind_experiment
+from coral_dagster.pipeline.records import ProblemSplit
 from coral_dagster.resources import ArtifactStoreResource, ExperimentResource, ModelRuntimeResource
-from coral_dagster.stages import bind_experiment
 
 
-@asset(group_name="coral", op_tags=op_tags_for("cpu"))
+@step_asset(Step.SHARED)
 def problems(
     context: AssetExecutionContext,
     experiment: ExperimentResource,
@@ -17,7 +19,7 @@ def problems(
 ) -> MaterializeResult:
     """The benchmark problems split into train / validation / test (disjoint).
 
-    Also binds the artifact store to this experiment (``experiment.json``): a store that holds
+    Also binds the artifact store to this experiment (`experiment.json`): a store that holds
     another experiment's generations is an error, never silently continued.
     """
     inputs = experiment.inputs()
@@ -31,18 +33,19 @@ def problems(
     )
     if overlap:
         raise ValueError(f"splits overlap on {sorted(overlap)}")
-    doc = {
-        "dataset": str(inputs.problem_set.root),
-        "problem_set_fingerprint": inputs.problem_set.fingerprint(),
-        "train": list(split.train),
-        "validation": list(inputs.validation_names),
-        "test": list(inputs.test_names),
-        "key_context": inputs.key_context,
-    }
-    path = store.write_json(f"problems/{split.fingerprint()}.json", doc)
+    record = ProblemSplit(
+        split_fingerprint=split.fingerprint(),
+        dataset=str(inputs.problem_set.root),
+        problem_set_fingerprint=inputs.problem_set.fingerprint(),
+        train=tuple(split.train),
+        validation=tuple(inputs.validation_names),
+        test=tuple(inputs.test_names),
+        key_context=inputs.key_context,
+    )
+    path = store.write_record(record, record.split_fingerprint)
     return MaterializeResult(
         metadata={
-            "problems": len(inputs.problem_set.problems),
+            "problem_count": len(inputs.problem_set.problems),
             "train": len(split.train),
             "validation": len(inputs.validation_names),
             "test": len(inputs.test_names),
@@ -52,7 +55,7 @@ def problems(
     )
 
 
-@asset(group_name="coral", op_tags=op_tags_for("cpu"))
+@step_asset(Step.SHARED)
 def base_model(
     context: AssetExecutionContext,
     experiment: ExperimentResource,

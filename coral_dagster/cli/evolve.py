@@ -40,8 +40,10 @@ def quiet_libraries() -> None:
 @HOME_OPTION
 def evolve(config_file: Path, home: Path) -> None:
     """Run the evolution to the end (resumes a killed run; does no work when finished)."""
-    from coral_dagster.driver import EvolutionFailed, HomeMismatch, prepare_home, run_evolution
-    from coral_dagster.heldout_eval import heldout_path
+    from coral_dagster.definitions import build_defs
+    from coral_dagster.orchestration.driver import EvolutionFailed, run_evolution
+    from coral_dagster.orchestration.home import HomeMismatch, prepare_home
+    from coral_dagster.pipeline.records import HeldoutResult
 
     quiet_libraries()
 
@@ -50,22 +52,22 @@ def evolve(config_file: Path, home: Path) -> None:
     except (ConfigError, HomeMismatch) as err:
         raise click.ClickException(str(err)) from err
     try:
-        plan = run_evolution(coral_home, echo=click.echo)
+        plan = run_evolution(coral_home, build_defs(coral_home.path), echo=click.echo)
     except EvolutionFailed as err:
         raise click.ClickException(f"evolution stopped: {err}") from err
-    result = coral_home.store().read_json(heldout_path(plan.generation))
+    result = coral_home.store().read_record(HeldoutResult, plan.generation)
     click.echo("\nbest genomes of the final generation (held-out test split):")
-    for genome in result["top_genomes"]:
-        click.echo(f"  {genome['genome_key'][:16]}  validation fitness {genome['fitness']:.3f}")
+    for genome in result.top_genomes:
+        click.echo(f"  {genome.genome_key[:16]}  validation fitness {genome.fitness:.3f}")
     click.echo(f"\n{'method':32} {'fixed':>7} {'mean pass rate [95% CI]':>28} {'pass@1':>7}")
-    for s in result["summaries"]:
-        lo, hi = s["mean_pass_rate_ci"]
+    for s in result.summaries:
+        lo, hi = s.mean_pass_rate_ci
         click.echo(
-            f"{s['method']:32} {len(s['fully_fixed_problems']):>3}/{s['n_problems']:<3} "
-            f"{s['mean_pass_rate']:>10.3f} [{lo:.3f}, {hi:.3f}]      {s['pass_at_1']:>7.3f}"
+            f"{s.method:32} {len(s.fully_fixed_problems):>3}/{s.n_problems:<3} "
+            f"{s.mean_pass_rate:>10.3f} [{lo:.3f}, {hi:.3f}]      {s.pass_at_1:>7.3f}"
         )
-    for c in result["comparisons"]:
-        click.echo(f"  - {c['sentence']}")
+    for c in result.comparisons:
+        click.echo(f"  - {c.sentence}")
 
 
 @click.command()
@@ -73,8 +75,8 @@ def evolve(config_file: Path, home: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def status(home: Path, as_json: bool) -> None:
     """Per generation: genomes done/failed/pending, adapter cache hits, best and mean fitness."""
-    from coral_dagster.driver import Home
-    from coral_dagster.status import experiment_status
+    from coral_dagster.orchestration.home import Home
+    from coral_dagster.orchestration.status import experiment_status
 
     coral_home = Home(home.resolve())
     if not coral_home.config_path.exists():
@@ -84,7 +86,7 @@ def status(home: Path, as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=1, sort_keys=True))
         return
     click.echo(
-        f"{'gen':6} {'done':>5} {'failed':>6} {'pending':>7} {'trained':>7} {'hit rate':>8} "
+        f"{'gen':6} {'done':>5} {'failed':>6} {'pending':>7} {'new':>7} {'hit rate':>8} "
         f"{'best':>6} {'mean':>6}"
     )
     for r in rows:
@@ -92,7 +94,7 @@ def status(home: Path, as_json: bool) -> None:
         mean = "-" if r["mean_fitness"] is None else f"{r['mean_fitness']:.3f}"
         click.echo(
             f"{r['partition']:6} {r['done']:>5} {r['failed']:>6} {r['pending']:>7} "
-            f"{r['adapters_trained']:>7} {r['cache_hit_rate']:>8.0%} {best:>6} {mean:>6}"
+            f"{r['adapters_new']:>7} {r['cache_hit_rate']:>8.0%} {best:>6} {mean:>6}"
         )
 
 
@@ -101,9 +103,9 @@ def status(home: Path, as_json: bool) -> None:
 @HOME_OPTION
 def backfill(generation: int, home: Path) -> None:
     """Launch a Dagster backfill of a generation's missing or failed partitions."""
-    from coral_dagster.backfill import launch_generation_backfill
-    from coral_dagster.context import experiment_id
-    from coral_dagster.driver import Home
+    from coral_dagster.orchestration.backfill import BackfillError, launch_generation_backfill
+    from coral_dagster.orchestration.home import Home
+    from coral_dagster.pipeline.inputs import experiment_id
 
     coral_home = Home(home.resolve())
     if not coral_home.config_path.exists():
@@ -114,11 +116,12 @@ def backfill(generation: int, home: Path) -> None:
             coral_home.store(),
             generation,
             experiment_id(coral_home.config()),
+            coral_home.path,
         )
-    except ValueError as err:
+    except BackfillError as err:
         raise click.ClickException(str(err)) from err
-    for backfill_id, assets, keys in launched:
-        click.echo(f"backfill {backfill_id}: {', '.join(assets)} for {len(keys)} partition(s)")
+    for backfill in launched:
+        click.echo(f"{backfill.job}: {len(backfill.partitions)} partition(s); {backfill.message}")
     if not launched:
         click.echo(f"generation {generation}: nothing missing or failed")
     else:

@@ -41,11 +41,17 @@ def population(config_file: str, as_json: bool) -> None:
         for problem in err.problems:
             click.echo(f"{config_file}: {problem}", err=True)
         sys.exit(1)
-    from coral_dagster.context import key_context
     from coral_dagster.domain.population import initial_population
-    from coral_dagster.domain.records import population_records
+    from coral_dagster.domain.records import population_keys
+    from coral_dagster.pipeline.inputs import key_context
+    from coral_dagster.pipeline.records import GenomeRecord
 
-    records = population_records(initial_population(config), config, key_context(config))
+    records = [
+        GenomeRecord(gkey, akey, genome.seed, genome.genes, knobs).to_dict()
+        for genome, knobs, akey, gkey in population_keys(
+            initial_population(config), config, key_context(config)
+        )
+    ]
     if as_json:
         click.echo(json.dumps(records, indent=2, sort_keys=True, ensure_ascii=True))
         return

@@ -1,28 +1,29 @@
 """The evolution planner: one pure function that decides what to run next.
 
 Both ``evolution_sensor`` and the ``coral evolve`` driver call ``plan_next``, so they can never
-disagree. The planner sees only facts read from the Dagster instance (which partitions are
-materialized, which runs are in flight or failed) and the current generation's genomes; it
-returns the dynamic partitions to add and the steps to launch. Materialized partitions are never
-requested again: Dagster's materialization status is the cache index.
+disagree. The planner sees only facts read from the Dagster instance (which steps are done for
+which partitions, which runs are in flight or failed) and the generations' genomes; it returns
+the partitions to add and the steps to launch. Done partitions are never requested again:
+Dagster's materialization status is the cache index.
 
-Steps (each becomes one Dagster run):
+The planner speaks in steps (``Step``); which assets, partition set, job and placement a step
+has is the orchestration layer's step table (``coral_dagster.orchestration.steps``). Steps:
 
+- ``shared``: the problem split and the base model, before anything else; if it fails
+  ``max_attempts`` times the evolution stops with its error;
 - ``population`` for generation ``gNNNN`` (needs every genome of generation N-1 scored);
-- ``adapter`` for an adapter key (``adapters`` asset) no materialization holds yet;
-- ``genome`` for a genome key whose adapter is ready: ``generated_code`` + ``test_scores``
-  (``score``: ``test_scores`` alone when its generated code is already materialized);
-- ``score_failed`` for a genome whose runs failed ``max_attempts`` times: ``test_scores`` records
-  fitness 0 with the reason, so the generation still completes;
+- ``adapter`` for an adapter key needed by an unscored genome and not trained yet;
+- ``generate`` for a genome whose adapter is ready: the patches of its validation problems;
+- ``score`` for a genome whose patches exist: sandboxed tests and objective scores. A genome
+  whose ``adapter``, ``generate`` or ``score`` runs failed ``max_attempts`` times gets a *failure
+  record* instead: a ``score`` run that stores fitness 0 with the reason, so the generation
+  still completes (its attempts are counted apart, as task ``score-failure``);
 - ``heldout`` for the final generation once it is scored: its best genomes and the baselines on
-  the held-out test split (``heldout_evaluation``);
-- ``report`` for a generation whose genomes all have scores (``evolution_report``); the final
-  generation's report waits for the held-out evaluation.
+  the held-out test set;
+- ``report`` for a generation whose genomes all have scores; the final generation's report
+  waits for the held-out evaluation.
 
-Before any of these, ``shared`` materializes ``problems`` and ``base_model``; if it fails
-``max_attempts`` times the evolution stops with its error.
-
-Run keys are ``<step>:<partition>:<attempt>``: Dagster drops a run request whose run key it has
+Run keys are ``<task>:<partition>:<attempt>``: Dagster drops a run request whose run key it has
 seen, so duplicate ticks or racing planners launch a step once per attempt.
 """
 
@@ -30,22 +31,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
-ADAPTER_PARTITIONS = "adapter_keys"
-GENOME_PARTITIONS = "genome_keys"
-GENERATION_PARTITIONS = "generations"
 
-STEP_ASSETS: dict[str, tuple[str, ...]] = {
-    "shared": ("problems", "base_model"),
-    "population": ("population",),
-    "adapter": ("adapters",),
-    "genome": ("generated_code", "test_scores"),
-    "score": ("test_scores",),
-    "score_failed": ("test_scores",),
-    "heldout": ("heldout_evaluation",),
-    "report": ("evolution_report",),
-}
+class Step(StrEnum):
+    """The steps of an evolution (each becomes one Dagster run per partition)."""
 
+    SHARED = "shared"
+    POPULATION = "population"
+    ADAPTER = "adapter"
+    GENERATE = "generate"
+    SCORE = "score"
+    HELDOUT = "heldout"
+    REPORT = "report"
+
+
+FAILURE_SUFFIX = "-failure"
 SHARED_PARTITION = "__shared__"
 
 
@@ -62,6 +63,13 @@ def generation_index(key: str) -> int:
     return int(key[1:])
 
 
+def task_name(step: Step, records_failure: bool = False) -> str:
+    """What attempts are counted per: the step, or a ``score`` run recording a failure."""
+    if records_failure and step is not Step.SCORE:
+        raise ValueError(f"only {Step.SCORE} runs record failures, not {step}")
+    return f"{step}{FAILURE_SUFFIX}" if records_failure else str(step)
+
+
 @dataclass(frozen=True)
 class GenomeSlot:
     """One genome of a generation, as the population artifact lists it."""
@@ -72,7 +80,7 @@ class GenomeSlot:
 
 @dataclass(frozen=True)
 class StepState:
-    """What the instance says about one (step, partition): in flight, how many runs failed and
+    """What the instance says about one (task, partition): in flight, how many runs failed and
     how many finished at all (a successful run counts too: a step planned again after success,
     e.g. an adapter whose files later failed their checksum, needs a new run key)."""
 
@@ -91,82 +99,76 @@ class PlannerInput:
     generations: int  # total generations to run (config.evolution.generations)
     max_attempts: int  # runs per step before a genome is failed
     populations: Mapping[int, Sequence[GenomeSlot]]  # materialized populations by generation
-    # asset name -> materialized partition keys (unpartitioned assets: {SHARED_PARTITION})
-    materialized: Mapping[str, frozenset[str]]
-    steps: Mapping[tuple[str, str], StepState]  # (step, partition) -> state
+    # step -> partitions for which every asset of the step is materialized
+    # (the shared step: {SHARED_PARTITION} when done)
+    done: Mapping[Step, frozenset[str]]
+    steps: Mapping[tuple[str, str], StepState]  # (task, partition) -> state
     invalid_adapters: frozenset[str] = frozenset()  # materialized but failing their checksum
     stopped_early_after: int | None = None  # generation after which early stopping fired
-    existing_partitions: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # step -> partition keys that already exist in the step's partition set
+    existing_partitions: Mapping[Step, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class StepRequest:
-    step: str
+    step: Step
     partition_key: str
     attempt: int
     generation: int
-    reason: str = ""
+    reason: str = ""  # why it runs; for a failure record, the failure stored with the genome
+    records_failure: bool = False
+
+    @property
+    def task(self) -> str:
+        return task_name(self.step, self.records_failure)
 
     @property
     def run_key(self) -> str:
-        return f"{self.step}:{self.partition_key}:{self.attempt}"
-
-    @property
-    def assets(self) -> tuple[str, ...]:
-        return STEP_ASSETS[self.step]
+        return f"{self.task}:{self.partition_key}:{self.attempt}"
 
 
 @dataclass(frozen=True)
 class Plan:
     generation: int  # the generation being worked on
     requests: tuple[StepRequest, ...]
-    add_partitions: Mapping[str, tuple[str, ...]]
+    add_partitions: Mapping[Step, tuple[str, ...]]  # keys to add to each step's partition set
     waiting: int  # steps in flight
     finished: bool
     error: str | None = None  # a shared stage failed: the evolution stops
     progress: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # stage -> (done, total)
 
 
-def _state(inp: PlannerInput, step: str, key: str) -> StepState:
-    return inp.steps.get((step, key), StepState())
-
-
 def plan_next(inp: PlannerInput) -> Plan:
     """Return what to launch now. Pure: same input, same plan."""
-    add: dict[str, list[str]] = {
-        ADAPTER_PARTITIONS: [],
-        GENOME_PARTITIONS: [],
-        GENERATION_PARTITIONS: [],
-    }
+    add: dict[Step, list[str]] = {Step.ADAPTER: [], Step.GENERATE: [], Step.POPULATION: []}
 
-    def ensure(defn: str, key: str) -> None:
-        if key not in inp.existing_partitions.get(defn, frozenset()) and key not in add[defn]:
-            add[defn].append(key)
+    def ensure(step: Step, key: str) -> None:
+        if key not in inp.existing_partitions.get(step, frozenset()) and key not in add[step]:
+            add[step].append(key)
 
-    mat = {k: set(v) for k, v in inp.materialized.items()}
-    populations_done = mat.get("population", set())
-    reports_done = mat.get("evolution_report", set())
+    def done(step: Step) -> frozenset[str]:
+        return inp.done.get(step, frozenset())
+
     last = inp.generations - 1 if inp.stopped_early_after is None else inp.stopped_early_after
 
     # Find the first generation that is not complete (population + all scores + report).
     gen = 0
     while True:
         gkey = generation_key(gen)
-        if gkey not in populations_done or gen not in inp.populations:
+        if gkey not in done(Step.POPULATION) or gen not in inp.populations:
             break
-        slots = inp.populations[gen]
-        scored = all(s.genome_key in mat.get("test_scores", set()) for s in slots)
-        if not scored or gkey not in reports_done or gen >= last:
+        scored = all(s.genome_key in done(Step.SCORE) for s in inp.populations[gen])
+        if not scored or gkey not in done(Step.REPORT) or gen >= last:
             break
         gen += 1
     gkey = generation_key(gen)
 
     def finish(
-        requests: list[StepRequest],
+        requests: Sequence[StepRequest],
         waiting: int,
         finished: bool = False,
         error: str | None = None,
-        progress: dict | None = None,
+        progress: Mapping[str, tuple[int, int]] | None = None,
     ) -> Plan:
         return Plan(
             generation=gen,
@@ -178,78 +180,80 @@ def plan_next(inp: PlannerInput) -> Plan:
             progress=progress or {},
         )
 
-    def try_step(step: str, key: str, reason: str) -> tuple[StepRequest | None, bool, str | None]:
+    def try_step(
+        step: Step, key: str, reason: str, records_failure: bool = False
+    ) -> tuple[StepRequest | None, bool, str | None]:
         """(request or None, in flight?, exhausted error)."""
-        st = _state(inp, step, key)
+        st = inp.steps.get((task_name(step, records_failure), key), StepState())
         if st.in_flight:
             return None, True, None
         if st.failures >= inp.max_attempts:
             return None, False, st.last_error or f"{step} {key} failed {st.failures} times"
-        return StepRequest(step, key, st.next_attempt, gen, reason), False, None
+        request = StepRequest(step, key, st.next_attempt, gen, reason, records_failure)
+        return request, False, None
+
+    def single(step: Step, key: str, reason: str, what: str, progress=None) -> Plan:
+        req, flying, err = try_step(step, key, reason)
+        if err:
+            return finish([], 0, error=f"{what}: {err}", progress=progress)
+        return finish([req] if req else [], int(flying), progress=progress)
 
     # 0. shared stages: the problem split and the converted base model
-    if not {"problems", "base_model"} <= {a for a, keys in mat.items() if SHARED_PARTITION in keys}:
-        req, flying, err = try_step("shared", SHARED_PARTITION, "shared stages missing")
-        if err:
-            return finish([], 0, error=f"shared stage (problems, base_model) failed: {err}")
-        return finish([req] if req else [], int(flying))
+    if SHARED_PARTITION not in done(Step.SHARED):
+        return single(Step.SHARED, SHARED_PARTITION, "shared stages missing", "shared stage")
 
     # 1. the population of this generation
-    if gkey not in populations_done or gen not in inp.populations:
-        ensure(GENERATION_PARTITIONS, gkey)
-        req, flying, err = try_step("population", gkey, "population missing")
-        if err:
-            return finish([], 0, error=f"population {gkey}: {err}")
-        return finish([req] if req else [], int(flying))
+    if gkey not in done(Step.POPULATION) or gen not in inp.populations:
+        ensure(Step.POPULATION, gkey)
+        return single(Step.POPULATION, gkey, "population missing", f"population {gkey}")
 
     slots = list(inp.populations[gen])
     requests: list[StepRequest] = []
     waiting = 0
-    scored_keys = mat.get("test_scores", set())
-    ready_adapters = mat.get("adapters", set()) - set(inp.invalid_adapters)
-    generated = mat.get("generated_code", set())
+    scored = done(Step.SCORE)
+    ready_adapters = done(Step.ADAPTER) - inp.invalid_adapters
     failed_adapters: dict[str, str] = {}
 
     for s in slots:
-        ensure(GENOME_PARTITIONS, s.genome_key)
-        ensure(ADAPTER_PARTITIONS, s.adapter_key)
+        ensure(Step.GENERATE, s.genome_key)
+        ensure(Step.ADAPTER, s.adapter_key)
 
     # 2. adapters needed by genomes that are not scored yet (deduplicated, in slot order)
-    needed = list(dict.fromkeys(s.adapter_key for s in slots if s.genome_key not in scored_keys))
+    needed = list(dict.fromkeys(s.adapter_key for s in slots if s.genome_key not in scored))
     for akey in needed:
         if akey in ready_adapters:
             continue
-        req, flying, err = try_step(
-            "adapter",
-            akey,
-            "adapter missing"
-            if akey not in inp.invalid_adapters
-            else "adapter failed its checksum",
-        )
+        invalid = akey in inp.invalid_adapters
+        reason = "adapter failed its checksum" if invalid else "adapter missing"
+        req, flying, err = try_step(Step.ADAPTER, akey, reason)
         if err:
             failed_adapters[akey] = err
         elif req:
             requests.append(req)
         waiting += int(flying)
 
-    # 3. genomes: generate + score once their adapter is ready; fail them after max attempts
+    # 3. genomes: generate, then score, once their adapter is ready; record a failure after
+    #    max attempts of any of their steps
     for s in slots:
-        if s.genome_key in scored_keys:
+        if s.genome_key in scored:
             continue
         if s.adapter_key in failed_adapters:
-            reason = f"adapter {s.adapter_key[:12]} failed: {failed_adapters[s.adapter_key]}"
+            failure = f"adapter {s.adapter_key[:12]} failed: {failed_adapters[s.adapter_key]}"
         elif s.adapter_key not in ready_adapters:
             continue
         else:
-            step = "score" if s.genome_key in generated else "genome"
-            req, flying, err = try_step(step, s.genome_key, "adapter ready")
+            if s.genome_key in done(Step.GENERATE):
+                step, why = Step.SCORE, "patches generated"
+            else:
+                step, why = Step.GENERATE, "adapter ready"
+            req, flying, err = try_step(step, s.genome_key, why)
             waiting += int(flying)
             if req:
                 requests.append(req)
             if not err:
                 continue
-            reason = err
-        fail_req, flying, fail_err = try_step("score_failed", s.genome_key, reason)
+            failure = f"{step}: {err}"
+        fail_req, flying, fail_err = try_step(Step.SCORE, s.genome_key, failure, True)
         waiting += int(flying)
         if fail_err:
             return finish(
@@ -261,23 +265,21 @@ def plan_next(inp: PlannerInput) -> Plan:
     progress = {
         "adapters": (
             len([k for k in dict.fromkeys(s.adapter_key for s in slots) if k in ready_adapters]),
-            len(set(s.adapter_key for s in slots)),
+            len({s.adapter_key for s in slots}),
         ),
-        "scores": (len([s for s in slots if s.genome_key in scored_keys]), len(slots)),
+        "patches": (
+            len([s for s in slots if s.genome_key in done(Step.GENERATE) | scored]),
+            len(slots),
+        ),
+        "scores": (len([s for s in slots if s.genome_key in scored]), len(slots)),
     }
     if requests or waiting:
         return finish(requests, waiting, progress=progress)
 
     # 4. every genome scored: held-out evaluation (final generation), then the report
-    if gen >= last and gkey not in mat.get("heldout_evaluation", set()):
-        req, flying, err = try_step("heldout", gkey, "final generation scored")
-        if err:
-            return finish([], 0, error=f"heldout_evaluation {gkey}: {err}", progress=progress)
-        return finish([req] if req else [], int(flying), progress=progress)
-    if gkey not in reports_done:
-        req, flying, err = try_step("report", gkey, "generation scored")
-        if err:
-            return finish([], 0, error=f"evolution_report {gkey}: {err}", progress=progress)
-        return finish([req] if req else [], int(flying), progress=progress)
+    if gen >= last and gkey not in done(Step.HELDOUT):
+        return single(Step.HELDOUT, gkey, "final generation scored", "heldout", progress)
+    if gkey not in done(Step.REPORT):
+        return single(Step.REPORT, gkey, "generation scored", "report", progress)
     # The search above stops at a complete generation only when it is the last one.
     return finish([], 0, finished=True, progress=progress)

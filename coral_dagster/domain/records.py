@@ -1,4 +1,4 @@
-"""Keys and JSON records of genomes.
+"""The keys of a population's genomes (their stored records live in ``pipeline.records``).
 
 knobs       = derive_knobs(genome.seed, config.knobs)
 adapter_key = hashing.adapter_key(genes, base_model_id, training_data_fingerprint,
@@ -32,19 +32,6 @@ class KeyContext:
     evaluation_fingerprint: str
 
 
-def genome_record(
-    genome: Genome, knobs: CheapKnobs, adapter_key: str, genome_key: str
-) -> dict[str, Any]:
-    """JSON-able record: genome_key, adapter_key, seed {grid, rule, steps}, genes, knobs."""
-    return {
-        "genome_key": genome_key,
-        "adapter_key": adapter_key,
-        "seed": genome.seed.to_dict(),
-        "genes": genome.genes.to_dict(),
-        "knobs": knobs.to_dict(),
-    }
-
-
 def population_keys(
     genomes: Sequence[Genome], config: ExperimentConfig, context: KeyContext
 ) -> list[tuple[Genome, CheapKnobs, str, str]]:
@@ -61,10 +48,3 @@ def population_keys(
         g_key = make_genome_key(a_key, genome.seed, knobs, context.evaluation_fingerprint)
         rows.append((genome, knobs, a_key, g_key))
     return rows
-
-
-def population_records(
-    genomes: Sequence[Genome], config: ExperimentConfig, context: KeyContext
-) -> list[dict[str, Any]]:
-    """``genome_record`` of each genome of ``population_keys``."""
-    return [genome_record(*row) for row in population_keys(genomes, config, context)]

@@ -4,7 +4,7 @@ Bump a constant whenever the behaviour it names changes, so stale artifacts are 
 
 - ``PROMPT_TEMPLATE_VERSION``: the prompt/response text used by training and generation
   (enters the genome key through the evaluation context, and the adapter key through the
-  training config of ``coral_dagster.context.training_config_for_key``).
+  training config of ``coral_dagster.pipeline.inputs.training_config_for_key``).
 - ``TRAINING_CODE_VERSION``: the training loop (loss masking, optimizer, batching; adapter key).
 - ``CONVERSION_VERSION``: the GGUF -> safetensors conversion of the embedded base model and the
   tiny-random checkpoint builder (base-model fingerprint).

@@ -4,15 +4,6 @@ Engine layer: imports the domain and matplotlib (Agg), never dagster or torch. T
 ``evolution_report`` asset and ``coral report`` build an ``ExperimentReport`` and call these.
 """
 
-from coral_dagster.reporting.model import (
-    REPORT_SCHEMA_VERSION,
-    CacheStats,
-    ExperimentReport,
-    GenerationStats,
-    HeldoutResults,
-    ParetoEntry,
-    generation_label,
-)
 from coral_dagster.reporting.plots import (
     MissingPlotData,
     available_plots,
@@ -21,6 +12,14 @@ from coral_dagster.reporting.plots import (
     plot_pareto,
 )
 from coral_dagster.reporting.render import PLOT_NAMES, render_json, render_markdown
+from coral_dagster.reporting.schema import (
+    REPORT_SCHEMA_VERSION,
+    CacheStats,
+    ExperimentReport,
+    GenerationStats,
+    HeldoutResults,
+    ParetoEntry,
+)
 from coral_dagster.reporting.write import draw_plots, png_data_uri, write_report
 
 __all__ = [
@@ -34,7 +33,6 @@ __all__ = [
     "ParetoEntry",
     "available_plots",
     "draw_plots",
-    "generation_label",
     "plot_fitness",
     "plot_heldout",
     "plot_pareto",

@@ -17,8 +17,8 @@ from matplotlib.figure import Figure
 
 from coral_dagster.domain.config import OBJECTIVES
 from coral_dagster.reporting.atomic import write_atomically
-from coral_dagster.reporting.model import ExperimentReport
 from coral_dagster.reporting.render import KEY_CHARS
+from coral_dagster.reporting.schema import ExperimentReport
 
 
 class MissingPlotData(ValueError):

@@ -16,7 +16,7 @@ import yaml
 
 from coral_dagster.domain.config import OBJECTIVES
 from coral_dagster.domain.heldout import best_method
-from coral_dagster.reporting.model import ExperimentReport
+from coral_dagster.reporting.schema import ExperimentReport
 
 PLOT_NAMES: tuple[str, ...] = ("fitness", "pareto", "heldout")
 KEY_CHARS = 12  # hex characters of a content key shown in tables

@@ -14,9 +14,9 @@ import os
 from pathlib import Path
 
 from coral_dagster.reporting.atomic import write_atomically
-from coral_dagster.reporting.model import ExperimentReport
 from coral_dagster.reporting.plots import available_plots, plot_fitness, plot_heldout, plot_pareto
 from coral_dagster.reporting.render import render_json, render_markdown
+from coral_dagster.reporting.schema import ExperimentReport
 
 _PLOTTERS = {"fitness": plot_fitness, "pareto": plot_pareto, "heldout": plot_heldout}
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from coral_dagster.storage import ArtifactStore
+from coral_dagster.pipeline.store import ArtifactStore
 
 
 class ArtifactStoreResource(ConfigurableResource):

@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from coral_dagster.home import artifact_root, cache_dir, coral_home, experiment_config_path
+from coral_dagster.orchestration.home import (
+    artifact_root,
+    cache_dir,
+    coral_home,
+    experiment_config_path,
+)
 from coral_dagster.resources.artifact_store import ArtifactStoreResource
 from coral_dagster.resources.experiment import ExperimentResource
 from coral_dagster.resources.model_runtime import ModelRuntimeResource

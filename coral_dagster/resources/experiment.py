@@ -7,8 +7,8 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from coral_dagster.context import ExperimentInputs, experiment_id, load_inputs
 from coral_dagster.domain.config import ExperimentConfig, load_config
+from coral_dagster.pipeline.inputs import ExperimentInputs, experiment_id, load_inputs
 
 
 @lru_cache(maxsize=8)

@@ -1,9 +1,9 @@
-"""``evolution_sensor``: each tick asks the planner what is runnable and requests it.
+"""`evolution_sensor`: each tick asks the planner what is runnable and requests it.
 
 It only reads the instance and the artifact store (never trains or scores: the tick limit is
-60 s) and returns one ``SensorResult`` with the dynamic partitions to add, run requests whose
-run keys (``<step>:<partition>:<attempt>``) dedupe across ticks, and a cursor that records the
-last plan. A shared-stage failure stops the evolution: the sensor skips with the error.
+60 s) and returns one `SensorResult` with the dynamic partitions to add, run requests whose run
+keys (`<task>:<partition>:<attempt>`) dedupe across ticks, and a cursor that records the last
+plan. A shared-stage failure stops the evolution: the sensor skips with the error.
 """
 
 import json
@@ -17,9 +17,11 @@ from dagster import (
     sensor,
 )
 
-from coral_dagster.domain.planner import plan_next
-from coral_dagster.jobs import ALL_JOBS
-from coral_dagster.orchestration import read_planner_input, run_request_for
+from coral_dagster.domain.planner import generation_key, plan_next
+from coral_dagster.orchestration.facts import read_planner_input
+from coral_dagster.orchestration.jobs import ALL_JOBS
+from coral_dagster.orchestration.partitions import partition_set_of
+from coral_dagster.orchestration.runs import run_request_for
 from coral_dagster.resources import ArtifactStoreResource, ExperimentResource
 
 
@@ -42,7 +44,7 @@ def evolution_sensor(
     if plan.error:
         return SkipReason(f"evolution stopped: {plan.error}")
     if plan.finished:
-        return SkipReason(f"evolution finished after generation {plan.generation}")
+        return SkipReason(f"evolution finished after generation {generation_key(plan.generation)}")
     cursor = json.dumps(
         {
             "generation": plan.generation,
@@ -54,8 +56,10 @@ def evolution_sensor(
     return SensorResult(
         run_requests=[run_request_for(r, experiment_id) for r in plan.requests],
         dynamic_partitions_requests=[
-            AddDynamicPartitionsRequest(partitions_def_name=name, partition_keys=list(keys))
-            for name, keys in plan.add_partitions.items()
+            AddDynamicPartitionsRequest(
+                partitions_def_name=partition_set_of(step), partition_keys=list(keys)
+            )
+            for step, keys in plan.add_partitions.items()
         ],
         cursor=cursor,
     )

@@ -1,6 +1,6 @@
 """A GPU asset and a CPU asset tagged by ``op_tags_for``, importable for reconstruction.
 
-The placement settings come from a fixed environment (not ``os.environ``) so the tags, and the pod
+The placement settings are fixed values (not read from ``os.environ``) so the tags, and the pod
 specs built from them, are the same on every machine.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dagster import Definitions, asset
 
-from coral_dagster.placement import PlacementSettings, op_tags_for
+from coral_dagster.orchestration.placement import PlacementEnv, PlacementSettings, op_tags_for
 
 PLACEMENT_ENV = {
     "CORAL_GPU_NODE_SELECTOR": '{"nvidia.com/gpu.present": "true"}',
@@ -18,7 +18,19 @@ PLACEMENT_ENV = {
     "CORAL_CPU_POD_CPU": "2",
     "CORAL_CPU_POD_MEMORY": "4Gi",
 }
-SETTINGS = PlacementSettings.from_env(PLACEMENT_ENV)
+# The same values, validated without reading the environment (model_validate skips env sources).
+SETTINGS = PlacementSettings.from_env(
+    PlacementEnv.model_validate(
+        {
+            "gpu_node_selector": {"nvidia.com/gpu.present": "true"},
+            "cpu_node_selector": {"coral.dev/node-pool": "cpu"},
+            "gpu_pod_cpu": "4",
+            "gpu_pod_memory": "32Gi",
+            "cpu_pod_cpu": "2",
+            "cpu_pod_memory": "4Gi",
+        }
+    )
+)
 
 
 @asset(op_tags=op_tags_for("gpu", SETTINGS))

@@ -12,8 +12,6 @@ import pytest
 import yaml
 from helm_chart_keys import DAGSTER_INSTANCE_KEYS, unknown_keys
 
-from coral_dagster.placement import PlacementSettings
-
 K8S_DIR = Path(__file__).resolve().parents[2] / "k8s"
 
 
@@ -99,9 +97,9 @@ def test_artifacts_live_on_shared_storage_never_a_pods_disk(values):
         assert claims[mounts[0]["name"]] in read_write_many, f"{name} is not on a RWX claim"
 
 
-def test_placement_env_is_valid_and_matches_the_gpu_limits(values):
+def test_placement_env_is_valid_and_matches_the_gpu_limits(values, placement_from_env):
     env = env_of(values)
-    settings = PlacementSettings.from_env(env)
+    settings = placement_from_env(env)
     concurrency = values["concurrency"]
     assert concurrency["enabled"] is True
     assert concurrency["pools"] == {"defaultLimit": settings.max_gpu_steps, "granularity": "op"}

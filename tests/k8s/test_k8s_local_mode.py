@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 PLACEMENT_CHILD = """
 import json, sys
-from coral_dagster import placement
+from coral_dagster.orchestration import placement
 mode = placement.execution_mode()
 executor = placement.executor_for_mode(mode)
 tags = [placement.op_tags_for("gpu"), placement.op_tags_for("cpu"), placement.run_tags_for("gpu")]
@@ -56,7 +56,8 @@ print(json.dumps({
 EXPECTED_COMPUTE = {
     "adapters": "gpu",
     "generated_code": "gpu",
-    "test_scores": "cpu",
+    "validation_scores": "cpu",
+    "heldout_evaluation": "gpu",
     "population": "cpu",
     "evolution_report": "cpu",
     "problems": "cpu",
@@ -108,7 +109,7 @@ def test_an_unknown_mode_fails_naming_the_variable(tmp_path):
         check=False,
     )
     assert done.returncode != 0
-    assert "CORAL_EXECUTION_MODE='kubernetes': expected one of 'local', 'k8s'" in done.stderr
+    assert "CORAL_EXECUTION_MODE='kubernetes': Input should be 'local' or 'k8s'" in done.stderr
 
 
 def test_definitions_in_local_mode_import_no_kubernetes_client_and_place_assets(tmp_path):

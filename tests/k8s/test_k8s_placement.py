@@ -1,4 +1,4 @@
-"""coral_dagster.placement: modes, settings from env, and the tags it puts on assets and runs."""
+"""orchestration.placement: modes, settings from env, and the tags it puts on assets and runs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dagster import RunRequest, asset
 from dagster._core.storage.tags import GLOBAL_CONCURRENCY_TAG, MAX_RUNTIME_SECONDS_TAG
 from dagster_k8s.job import USER_DEFINED_K8S_CONFIG_KEY, get_user_defined_k8s_config
 
-from coral_dagster.placement import (
+from coral_dagster.orchestration.placement import (
     COMPUTE_TAG,
     GPU_POOL,
     K8S_CONFIG_TAG,
@@ -17,6 +17,7 @@ from coral_dagster.placement import (
     POOL_TAG,
     ComputeKind,
     ExecutionMode,
+    PlacementEnv,
     PlacementError,
     PlacementSettings,
     PodPer,
@@ -26,7 +27,7 @@ from coral_dagster.placement import (
     run_tags_for,
 )
 
-DEFAULTS = PlacementSettings.from_env({})
+DEFAULTS = PlacementSettings.from_env(PlacementEnv.model_validate({}))  # the defaults only
 
 
 def test_tag_keys_are_the_ones_dagster_and_dagster_k8s_read():
@@ -44,16 +45,16 @@ def test_tag_keys_are_the_ones_dagster_and_dagster_k8s_read():
         ({"CORAL_EXECUTION_MODE": " K8S "}, ExecutionMode.K8S),
     ],
 )
-def test_execution_mode_from_env(env, mode):
-    assert execution_mode(env) is mode
+def test_execution_mode_from_env(env, mode, placement_from_env):
+    placement_from_env(env)
+    assert execution_mode() is mode
 
 
 @pytest.mark.parametrize("value", ["kubernetes", "", "gpu"])
-def test_unknown_execution_mode_names_the_variable(value):
-    with pytest.raises(
-        PlacementError, match=r"CORAL_EXECUTION_MODE=.*expected one of 'local', 'k8s'"
-    ):
-        execution_mode({"CORAL_EXECUTION_MODE": value})
+def test_unknown_execution_mode_names_the_variable(value, monkeypatch):
+    monkeypatch.setenv("CORAL_EXECUTION_MODE", value)
+    with pytest.raises(PlacementError, match=r"^CORAL_EXECUTION_MODE=.*'local' or 'k8s'"):
+        execution_mode()
 
 
 def test_default_settings():
@@ -71,8 +72,8 @@ def test_default_settings():
     assert dict(DEFAULTS.run_worker.requests) == {"cpu": "500m", "memory": "2Gi"}
 
 
-def test_settings_from_env_override_every_knob():
-    settings = PlacementSettings.from_env(
+def test_settings_from_env_override_every_knob(placement_from_env):
+    settings = placement_from_env(
         {
             "CORAL_K8S_POD_PER": "run",
             "CORAL_MAX_GPU_STEPS": "2",
@@ -105,25 +106,25 @@ def test_settings_from_env_override_every_knob():
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("CORAL_MAX_GPU_STEPS", "0", "expected an integer >= 1"),
-        ("CORAL_MAX_GPU_STEPS", "two", "expected an integer >= 1"),
-        ("CORAL_MAX_RUNTIME_SECONDS", "-5", "expected an integer >= 1"),
-        ("CORAL_GPUS_PER_POD", "1.5", "expected an integer >= 1"),
-        ("CORAL_K8S_POD_PER", "node", "expected one of 'step', 'run'"),
-        ("CORAL_GPU_POD_MEMORY", "32 GB", "expected a Kubernetes quantity"),
-        ("CORAL_CPU_POD_CPU", "two", "expected a Kubernetes quantity"),
+        ("CORAL_MAX_GPU_STEPS", "0", "greater than 0"),
+        ("CORAL_MAX_GPU_STEPS", "two", "valid integer"),
+        ("CORAL_MAX_RUNTIME_SECONDS", "-5", "greater than 0"),
+        ("CORAL_GPUS_PER_POD", "1.5", "valid integer"),
+        ("CORAL_K8S_POD_PER", "node", "'step' or 'run'"),
+        ("CORAL_GPU_POD_MEMORY", "32 GB", "should match pattern"),
+        ("CORAL_CPU_POD_CPU", "two", "should match pattern"),
         ("CORAL_GPU_NODE_SELECTOR", "pool=gpu", "invalid JSON"),
-        ("CORAL_GPU_NODE_SELECTOR", '{"pool": 1}', "expected a JSON object of string labels"),
-        ("CORAL_CPU_NODE_SELECTOR", '["cpu"]', "expected a JSON object of string labels"),
-        ("CORAL_GPU_TOLERATIONS", '{"key": "x"}', "expected a JSON list of tolerations"),
-        ("CORAL_GPU_TOLERATIONS", '["x"]', r"\[0\]: expected an object"),
-        ("CORAL_CPU_TOLERATIONS", '[{"keys": "x"}]', r"unknown toleration keys \['keys'\]"),
-        ("CORAL_GPU_RESOURCE", "nvidia gpu", "expected a resource name"),
+        ("CORAL_GPU_NODE_SELECTOR", '{"pool": 1}', r"\[pool\]=1: .*valid string"),
+        ("CORAL_CPU_NODE_SELECTOR", '["cpu"]', "valid dictionary"),
+        ("CORAL_GPU_TOLERATIONS", '{"key": "x"}', "valid list"),
+        ("CORAL_GPU_TOLERATIONS", '["x"]', r"\[0\]=.*valid dictionary"),
+        ("CORAL_CPU_TOLERATIONS", '[{"keys": "x"}]', r"\[0\]\[keys\]=.*Extra inputs"),
+        ("CORAL_GPU_RESOURCE", "nvidia gpu", "should match pattern"),
     ],
 )
-def test_invalid_setting_fails_naming_the_variable(name, value, message):
+def test_invalid_setting_fails_naming_the_variable(name, value, message, placement_from_env):
     with pytest.raises(PlacementError, match=rf"^{name}.*{message}"):
-        PlacementSettings.from_env({name: value})
+        placement_from_env({name: value})
 
 
 def test_gpu_op_tags():
@@ -187,8 +188,8 @@ def test_run_tags_k8s_pod_per_step_place_a_cpu_orchestrator():
     RunRequest(run_key="gpu-run", tags=tags)  # run tags must be strings: Dagster accepts them
 
 
-def test_run_tags_k8s_pod_per_run_place_the_run_like_its_steps():
-    settings = PlacementSettings.from_env({"CORAL_K8S_POD_PER": "run"})
+def test_run_tags_k8s_pod_per_run_place_the_run_like_its_steps(placement_from_env):
+    settings = placement_from_env({"CORAL_K8S_POD_PER": "run"})
     for kind in ComputeKind:
         tags = run_tags_for(kind, "k8s", settings)
         assert json.loads(tags[K8S_CONFIG_TAG]) == settings.pod(kind).k8s_config()
@@ -201,10 +202,10 @@ def test_run_tags_read_the_mode_from_env(monkeypatch):
     assert run_tags_for("cpu", settings=DEFAULTS) == {COMPUTE_TAG: "cpu"}
 
 
-def test_executor_per_mode():
+def test_executor_per_mode(placement_from_env):
     assert executor_for_mode("local", DEFAULTS).name == "in_process"
     assert executor_for_mode(ExecutionMode.K8S, DEFAULTS).name == "coral_k8s_job_executor"
-    per_run = PlacementSettings.from_env({"CORAL_K8S_POD_PER": "run"})
+    per_run = placement_from_env({"CORAL_K8S_POD_PER": "run"})
     assert executor_for_mode("k8s", per_run).name == "in_process"
     with pytest.raises(PlacementError, match="mode"):
         executor_for_mode("docker", DEFAULTS)

@@ -29,7 +29,7 @@ from dagster_k8s import K8sRunLauncher
 from dagster_k8s.client import DagsterKubernetesClient
 from k8s_placement_jobs import PLACEMENT_ENV, SETTINGS
 
-from coral_dagster.placement import PlacementSettings, executor_for_mode, run_tags_for
+from coral_dagster.orchestration.placement import PlacementSettings, executor_for_mode, run_tags_for
 
 K8S_DIR = Path(__file__).resolve().parents[2] / "k8s"
 IMAGE = "registry.example.com/coral-dagster:0.1.0"
@@ -269,8 +269,10 @@ def test_run_pod_per_step_mode_is_a_small_cpu_orchestrator_even_for_gpu_runs(
         assert_inherited(spec)
 
 
-def test_run_pod_per_run_mode_gets_the_runs_placement(instance, recon_job, launcher_config):
-    settings = PlacementSettings.from_env({**PLACEMENT_ENV, "CORAL_K8S_POD_PER": "run"})
+def test_run_pod_per_run_mode_gets_the_runs_placement(
+    instance, recon_job, launcher_config, placement_from_env
+):
+    settings = placement_from_env({**PLACEMENT_ENV, "CORAL_K8S_POD_PER": "run"})
     gpu = launch_run_pod(instance, recon_job, launcher_config, run_tags_for("gpu", "k8s", settings))
     cpu = launch_run_pod(instance, recon_job, launcher_config, run_tags_for("cpu", "k8s", settings))
     assert_gpu_pod(gpu)
@@ -285,8 +287,8 @@ def test_untagged_run_pod_keeps_the_launcher_default(instance, recon_job, launch
     assert spec["requests"] == {"cpu": "250m", "memory": "1Gi"}  # the code server's resources
 
 
-def test_k8s_executor_limits_gpu_steps_per_run(instance, recon_job):
-    settings = PlacementSettings.from_env({**PLACEMENT_ENV, "CORAL_MAX_GPU_STEPS": "3"})
+def test_k8s_executor_limits_gpu_steps_per_run(instance, recon_job, placement_from_env):
+    settings = placement_from_env({**PLACEMENT_ENV, "CORAL_MAX_GPU_STEPS": "3"})
     executor, config = k8s_executor(instance, recon_job, settings)
     limits = [{"key": "coral/compute", "value": "gpu", "limit": 3}]
     assert config["tag_concurrency_limits"] == limits

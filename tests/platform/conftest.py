@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,15 +17,25 @@ def model_cache(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def finished_home(tmp_path_factory, model_cache) -> Path:
+def cache_env(model_cache: Path) -> Iterator[None]:
+    """``CORAL_CACHE_DIR`` pointing at the session's model cache, for the whole session."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("CORAL_CACHE_DIR", str(model_cache))
+    yield
+    patch.undo()
+
+
+@pytest.fixture(scope="session")
+def finished_home(tmp_path_factory, model_cache, cache_env) -> Path:
     """A home whose tiny-random evolution ran to the end through `coral evolve`'s driver."""
-    from coral_dagster.driver import prepare_home, run_evolution
+    from platform_helpers import evolve
+
+    from coral_dagster.orchestration.home import prepare_home
 
     root = tmp_path_factory.mktemp("finished")
     config = write_config(root / "tiny.yaml")
-    os.environ["CORAL_CACHE_DIR"] = str(model_cache)
     home = prepare_home(config, root / "home")
     lines: list[str] = []
-    run_evolution(home, echo=lines.append)
+    evolve(home, lines)
     (root / "driver.log").write_text("\n".join(lines))
     return home.path

@@ -8,6 +8,9 @@ from pathlib import Path
 import yaml
 from dagster import AssetKey, DagsterInstance
 
+from coral_dagster.domain.planner import Plan, StepRequest
+from coral_dagster.orchestration.home import Home
+
 # A small but complete experiment: tiny-random model, 2 generations of 4 genomes, real sandbox.
 TINY_CONFIG = {
     "name": "tiny",
@@ -43,10 +46,27 @@ ASSETS = [
     "population",
     "adapters",
     "generated_code",
-    "test_scores",
+    "validation_scores",
     "heldout_evaluation",
     "evolution_report",
 ]
+
+
+def evolve(home: Home, lines: list[str] | None = None) -> Plan:
+    """``coral evolve``'s driver on ``home`` with the code location's definitions."""
+    from coral_dagster.definitions import build_defs
+    from coral_dagster.orchestration.driver import run_evolution
+
+    sink = [] if lines is None else lines
+    return run_evolution(home, build_defs(home.path), echo=sink.append)
+
+
+def run_step(home: Home, instance: DagsterInstance, request: StepRequest, eid: str) -> bool:
+    """One planned step as an in-process run of its job."""
+    from coral_dagster.definitions import build_defs
+    from coral_dagster.orchestration.driver import execute_step
+
+    return execute_step(build_defs(home.path), instance, request, eid)
 
 
 def materialization_counts(instance: DagsterInstance) -> Counter:

@@ -2,44 +2,58 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from platform_helpers import write_config
+from dagster import RunsFilter
+from platform_helpers import run_step, write_config
 
-from coral_dagster.backfill import launch_generation_backfill, missing_partitions
-from coral_dagster.context import experiment_id
-from coral_dagster.driver import execute_step, plan_once, prepare_home
-from coral_dagster.stages import load_population
+from coral_dagster.domain.planner import Step
+from coral_dagster.orchestration.backfill import launch_generation_backfill, missing_partitions
+from coral_dagster.orchestration.driver import plan_once
+from coral_dagster.orchestration.home import prepare_home
+from coral_dagster.pipeline.inputs import experiment_id
+from coral_dagster.pipeline.population import load_population
 
 
-def test_backfill_targets_the_generations_missing_partitions(tmp_path: Path, model_cache: Path):
-    os.environ["CORAL_CACHE_DIR"] = str(model_cache)
+def test_backfill_targets_the_generations_missing_partitions(
+    tmp_path: Path, model_cache: Path, monkeypatch
+):
+    monkeypatch.setenv("CORAL_CACHE_DIR", str(model_cache))
     home = prepare_home(write_config(tmp_path / "tiny.yaml"), tmp_path / "home")
     instance = home.instance()
     config = home.config()
     eid = experiment_id(config)
     for _ in range(2):  # shared stages, then population g0000
         for request in plan_once(home, instance, config, eid).requests:
-            assert execute_step(home, instance, request, eid)
-    records = load_population(home.store(), 0)
+            assert run_step(home, instance, request, eid)
+    genomes = load_population(home.store(), 0).genomes
     missing = missing_partitions(instance, home.store(), 0)
-    assert missing["genomes"] == [r["genome_key"] for r in records]
-    assert set(missing["adapters"]) == {r["adapter_key"] for r in records}
+    assert missing[Step.GENERATE] == [g.genome_key for g in genomes]
+    assert set(missing[Step.ADAPTER]) == {g.adapter_key for g in genomes}
 
-    launched = launch_generation_backfill(instance, home.store(), 0, eid)
-    assert [assets for _, assets, _ in launched] == [
-        ["adapters"],
-        ["generated_code", "test_scores"],
+    launched = launch_generation_backfill(instance, home.store(), 0, eid, home.path)
+    assert [b.job for b in launched] == ["coral_adapters", "coral_genomes"]
+    assert [set(b.partitions) for b in launched] == [
+        set(missing[Step.ADAPTER]),
+        set(missing[Step.GENERATE]),
     ]
     backfills = {b.backfill_id: b for b in instance.get_backfills()}
-    for backfill_id, _, keys in launched:
-        subset = backfills[backfill_id].asset_backfill_data.target_subset
-        targeted = {pk.partition_key for pk in subset.iterate_asset_partitions()}
-        assert targeted == set(keys)
-        assert backfills[backfill_id].tags["coral/experiment"] == eid
+    assert set(backfills) == {b.backfill_id for b in launched}
+    for backfill in backfills.values():
+        assert backfill.tags["coral/experiment"] == eid
+    runs = instance.get_run_records(filters=RunsFilter(tags={"coral/backfill": "cli"}))
+    by_job = {}
+    for record in runs:
+        run = record.dagster_run
+        by_job.setdefault(run.job_name, set()).add(run.tags["dagster/partition"])
+        assert run.tags["coral/experiment"] == eid
+    assert by_job == {b.job: set(b.partitions) for b in launched}
+    # The runs wait for the daemon (queued); the planner sees the adapters' runs in flight and
+    # launches nothing of its own (the genomes wait for their adapters).
+    plan = plan_once(home, instance, config, eid)
+    assert plan.requests == () and plan.waiting == len(missing[Step.ADAPTER])
 
 
 def backfill_cli(home: Path, generation: int) -> subprocess.CompletedProcess:

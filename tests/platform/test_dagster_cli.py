@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 from platform_helpers import write_config
 
+from coral_dagster.orchestration.home import Home
+from coral_dagster.pipeline.records import Population, Scores
+
 REPO = Path(__file__).resolve().parents[2]
 DAGSTER = [sys.executable, "-m", "dagster"]
 
@@ -73,20 +76,19 @@ def test_materialize_unpartitioned_assets(tmp_path: Path, model_cache: Path):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     problems = list((home / "artifacts" / "problems").glob("*.json"))
     assert len(problems) == 1
-    split = json.loads(problems[0].read_text())
+    split = json.loads(problems[0].read_text())["data"]
     assert not set(split["train"]) & set(split["validation"])
 
 
-@pytest.mark.parametrize("asset", ["test_scores"])
+@pytest.mark.parametrize("asset", ["validation_scores"])
 def test_materialize_a_genome_partition(
     tmp_path: Path, finished_home: Path, model_cache: Path, asset: str
 ):
     home = tmp_path / "home"
     shutil.copytree(finished_home, home)
-    genome_key = json.loads((home / "artifacts" / "populations" / "g0000.json").read_text())[0][
-        "genome_key"
-    ]
-    before = json.loads((home / "artifacts" / "scores" / f"{genome_key}.json").read_text())
+    store = Home(home).store()
+    genome_key = store.read_record(Population, 0).genome_keys[0]
+    before = store.read_record(Scores, genome_key)
     out = subprocess.run(
         [
             *DAGSTER,
@@ -105,6 +107,6 @@ def test_materialize_a_genome_partition(
         env=dagster_env(home, model_cache),
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    after = json.loads((home / "artifacts" / "scores" / f"{genome_key}.json").read_text())
-    assert after["objectives"].keys() == before["objectives"].keys()
-    assert after["passed"] == before["passed"]
+    after = store.read_record(Scores, genome_key)
+    assert after.objectives.keys() == before.objectives.keys()
+    assert after.passed == before.passed

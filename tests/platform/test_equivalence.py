@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from coral_dagster.benchmark.evaluator import Evaluator
-from coral_dagster.context import load_inputs
 from coral_dagster.domain.config import load_config
-from coral_dagster.driver import Home
 from coral_dagster.model.base_model import resolve_base_model
 from coral_dagster.model.generation import PatchGenerator
-from coral_dagster.stages import load_population, load_scores, run_in_process
-from coral_dagster.storage import ArtifactStore
+from coral_dagster.orchestration.home import Home
+from coral_dagster.pipeline.in_process import run_in_process
+from coral_dagster.pipeline.inputs import load_inputs
+from coral_dagster.pipeline.records import GeneratedCode, Population, Scores
+from coral_dagster.pipeline.store import ArtifactStore
 
 
 def test_dagster_and_in_process_give_identical_results(
@@ -32,19 +33,21 @@ def test_dagster_and_in_process_give_identical_results(
         generations=config.evolution.generations,
     )
     dagster_store = Home(finished_home).store()
-    for generation, rows in history.items():
-        records = load_population(dagster_store, generation)
-        assert [r["genome_key"] for r in rows] == [r["genome_key"] for r in records]
-        assert [r["adapter_key"] for r in rows] == [r["adapter_key"] for r in records]
-        for row in rows:
-            dagster_scores = load_scores(dagster_store, row["genome_key"])
-            assert row["scores"]["objectives"] == dagster_scores["objectives"]
-            assert row["scores"]["fitness"] == dagster_scores["fitness"]
-            generated = dagster_store.read_json(f"generated/{row['genome_key']}.json")
-            mine = store.read_json(f"generated/{row['genome_key']}.json")
-            assert [o["raw_text"] for o in mine["outputs"]] == [
-                o["raw_text"] for o in generated["outputs"]
-            ]
-            assert [o["program"] for o in mine["outputs"]] == [
-                o["program"] for o in generated["outputs"]
-            ]
+    for generation, runs in history.items():
+        population = dagster_store.read_record(Population, generation)
+        assert [r.record for r in runs] == list(population.genomes)
+        for run in runs:
+            key = run.record.genome_key
+            mine_scores, dagster_scores = (
+                s.read_record(Scores, key) for s in (store, dagster_store)
+            )
+            assert mine_scores.objectives == dagster_scores.objectives
+            assert mine_scores.fitness == dagster_scores.fitness
+            assert (mine_scores.passed, mine_scores.total) == (
+                dagster_scores.passed,
+                dagster_scores.total,
+            )
+            generated = dagster_store.read_record(GeneratedCode, key)
+            mine = store.read_record(GeneratedCode, key)
+            assert [o.raw_text for o in mine.outputs] == [o.raw_text for o in generated.outputs]
+            assert [o.program for o in mine.outputs] == [o.program for o in generated.outputs]

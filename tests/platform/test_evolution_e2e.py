@@ -8,29 +8,31 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from platform_helpers import materialization_counts
+from platform_helpers import evolve, materialization_counts
 
-from coral_dagster.driver import Home, run_evolution
-from coral_dagster.stages import TRAINING_LOG, load_population, load_scores
+from coral_dagster.orchestration.home import Home
+from coral_dagster.pipeline import layout
+from coral_dagster.pipeline.population import load_population
+from coral_dagster.pipeline.records import HeldoutResult, Scores
 
 
 def test_two_generations_complete(finished_home: Path):
     home = Home(finished_home)
     store = home.store()
     for generation in (0, 1):
-        records = load_population(store, generation)
-        assert len(records) == 4
-        assert len({r["genome_key"] for r in records}) == 4
-        for r in records:
-            scores = load_scores(store, r["genome_key"])
-            assert set(scores["objectives"]) == {"bugfix", "syntax", "style", "security", "runtime"}
-            assert 0.0 <= scores["fitness"] <= 1.0
-    heldout = store.read_json("heldout/g0001.json")
-    methods = [s["method"] for s in heldout["summaries"]]
+        keys = load_population(store, generation).genome_keys
+        assert len(keys) == 4
+        assert len(set(keys)) == 4
+        for key in keys:
+            scores = store.read_record(Scores, key)
+            assert set(scores.objectives) == {"bugfix", "syntax", "style", "security", "runtime"}
+            assert 0.0 <= scores.fitness <= 1.0
+    heldout = store.read_record(HeldoutResult, 1)
+    methods = [s.method for s in heldout.summaries]
     assert {"base + neutral", "base + evolved knobs", "standard LoRA", "buggy unchanged"} <= set(
         methods
     )
-    assert store.exists("reports/g0000.json") or store.exists("reports/g0000/report.json")
+    assert store.is_valid_dir(layout.report_dir(0))
 
 
 def test_every_partition_materialized_once_and_every_adapter_trained_once(finished_home: Path):
@@ -39,7 +41,7 @@ def test_every_partition_materialized_once_and_every_adapter_trained_once(finish
     counts = materialization_counts(instance)
     assert counts, "no materializations recorded"
     assert max(counts.values()) == 1, [k for k, v in counts.items() if v > 1]
-    trained = Counter(line["adapter_key"] for line in home.store().read_lines(TRAINING_LOG))
+    trained = Counter(line["adapter_key"] for line in home.store().read_lines(layout.TRAINING_LOG))
     assert trained and max(trained.values()) == 1
     # Every adapter materialized by the evolution was trained exactly once (plus the held-out
     # standard LoRA, trained outside the adapters partitions).
@@ -52,7 +54,7 @@ def test_rerun_after_finish_does_no_work(finished_home: Path):
     instance = home.instance()
     before = len(instance.get_run_records())
     lines: list[str] = []
-    plan = run_evolution(home, echo=lines.append)
+    plan = evolve(home, lines)
     assert plan.finished
     assert len(instance.get_run_records()) == before
     assert not [line for line in lines if "..." in line]  # no step was started
@@ -89,5 +91,7 @@ def test_dagster_runs_are_tagged_by_step(finished_home: Path):
     assert steps["population"] == 2
     assert steps["report"] == 2
     assert steps["heldout"] == 1
-    assert steps["genome"] >= 4
+    assert steps["generate"] >= 4 and steps["score"] == steps["generate"]
     assert all(r.dagster_run.is_success for r in instance.get_run_records())
+    jobs = {r.dagster_run.job_name for r in instance.get_run_records()}
+    assert jobs == {"coral_shared", "coral_generations", "coral_adapters", "coral_genomes"}

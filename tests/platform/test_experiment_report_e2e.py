@@ -8,10 +8,10 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from coral_dagster.driver import Home
-from coral_dagster.experiment_report import report_dir
+from coral_dagster.orchestration.home import Home
+from coral_dagster.pipeline.layout import report_dir
+from coral_dagster.pipeline.population import load_population
 from coral_dagster.reporting import ExperimentReport
-from coral_dagster.stages import load_population
 
 
 def test_coral_report_json_on_a_finished_evolution(finished_home: Path):
@@ -37,11 +37,11 @@ def test_coral_report_json_on_a_finished_evolution(finished_home: Path):
     assert report.missing == ()
     assert [(g.generation, g.n_genomes) for g in report.generations] == [(0, 4), (1, 4)]
     assert all(g.best_fitness is not None and 0.0 <= g.diversity <= 1.0 for g in report.generations)
-    assert {p.genome_key for p in report.pareto_front} <= {r["genome_key"] for r in populations[1]}
-    slots = [r["adapter_key"] for records in populations for r in records]
+    assert {p.genome_key for p in report.pareto_front} <= set(populations[1].genome_keys)
+    slots = [g.adapter_key for population in populations for g in population.genomes]
     assert report.cache.adapters_trained == len(set(slots))
     assert report.cache.adapters_reused == len(slots) - len(set(slots)) >= 1  # the elite's
-    assert {"shared", "population", "adapter", "genome", "heldout", "report"} <= set(
+    assert {"shared", "population", "adapter", "generate", "score", "heldout", "report"} <= set(
         report.stage_seconds
     )
     methods = [s.method for s in report.heldout.summaries]
@@ -53,7 +53,9 @@ def test_coral_report_json_on_a_finished_evolution(finished_home: Path):
     # its own run.
     for generation in (0, 1):
         assert store.is_valid_dir(report_dir(generation))
-    stored = ExperimentReport.from_dict(store.read_json(f"{report_dir(1)}/report.json"))
+    stored = ExperimentReport.from_dict(
+        json.loads(store.path(report_dir(1), "report.json").read_text())
+    )
     assert replace(stored, stage_seconds=report.stage_seconds) == report
     assert store.exists(f"{report_dir(1)}/heldout.png")
     assert not store.exists(f"{report_dir(0)}/heldout.png")  # evaluated after g0001 only

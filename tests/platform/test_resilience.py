@@ -10,10 +10,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from platform_helpers import materialization_counts, write_config
+from platform_helpers import evolve, materialization_counts, run_step, write_config
 
-from coral_dagster.driver import Home, prepare_home, run_evolution
-from coral_dagster.stages import TRAINING_LOG, adapter_dir, load_population, load_scores
+from coral_dagster.domain.planner import Step
+from coral_dagster.orchestration.driver import plan_once
+from coral_dagster.orchestration.home import Home, prepare_home
+from coral_dagster.pipeline import layout
+from coral_dagster.pipeline.inputs import experiment_id
+from coral_dagster.pipeline.records import Population, Scores
 
 
 def evolve_cmd(config: Path, home: Path) -> list[str]:
@@ -33,14 +37,9 @@ def results(home: Path) -> dict:
     store = Home(home).store()
     out = {}
     for generation in (0, 1):
-        for r in load_population(store, generation):
-            scores = load_scores(store, r["genome_key"])
-            out[r["genome_key"]] = (
-                generation,
-                r["adapter_key"],
-                scores["objectives"],
-                scores["fitness"],
-            )
+        for g in store.read_record(Population, generation).genomes:
+            scores = store.read_record(Scores, g.genome_key)
+            out[g.genome_key] = (generation, g.adapter_key, scores.objectives, scores.fitness)
     return out
 
 
@@ -62,7 +61,9 @@ def test_concurrent_drivers_train_each_adapter_once(
     for p in procs:
         p.wait(timeout=900)
     assert [p.returncode for p in procs] == [0, 0], [log.read_text()[-3000:] for log in logs]
-    trained = Counter(line["adapter_key"] for line in Home(home).store().read_lines(TRAINING_LOG))
+    trained = Counter(
+        line["adapter_key"] for line in Home(home).store().read_lines(layout.TRAINING_LOG)
+    )
     assert trained and max(trained.values()) == 1, trained
     counts = materialization_counts(Home(home).instance())
     assert max(counts.values()) == 1, [k for k, v in counts.items() if v > 1]
@@ -91,9 +92,8 @@ def test_kill_and_resume_recomputes_nothing(tmp_path: Path, finished_home: Path,
     proc.wait()
     killed_counts = materialization_counts(Home(home).instance())
 
-    lines: list[str] = []
     resumed = prepare_home(config, home)
-    plan = run_evolution(resumed, echo=lines.append)
+    plan = evolve(resumed)
     assert plan.finished
     counts = materialization_counts(Home(home).instance())
     assert max(counts.values()) == 1, [k for k, v in counts.items() if v > 1]
@@ -101,37 +101,37 @@ def test_kill_and_resume_recomputes_nothing(tmp_path: Path, finished_home: Path,
     assert results(home) == results(finished_home)
 
 
-def test_corrupted_adapter_is_detected_and_retrained(tmp_path: Path, model_cache: Path):
+def test_corrupted_adapter_is_detected_and_retrained(
+    tmp_path: Path, model_cache: Path, monkeypatch
+):
     config = write_config(
         tmp_path / "tiny.yaml", evolution={"generations": 1, "elite_count": 1, "tournament_size": 2}
     )
-    os.environ["CORAL_CACHE_DIR"] = str(model_cache)
+    monkeypatch.setenv("CORAL_CACHE_DIR", str(model_cache))
     home = prepare_home(config, tmp_path / "home")
     store = home.store()
     # Run until generation 0's adapters exist, then corrupt one before its genomes are scored.
-    from coral_dagster.driver import execute_step, experiment_id, plan_once
-
     instance = home.instance()
     cfg = home.config()
     eid = experiment_id(cfg)
     while True:
         plan = plan_once(home, instance, cfg, eid)
-        adapter_steps = [r for r in plan.requests if r.step == "adapter"]
+        adapter_steps = [r for r in plan.requests if r.step is Step.ADAPTER]
         if adapter_steps:
             for r in adapter_steps:
-                assert execute_step(home, instance, r, eid)
+                assert run_step(home, instance, r, eid)
             break
         for r in plan.requests:
-            assert execute_step(home, instance, r, eid)
+            assert run_step(home, instance, r, eid)
     victim = adapter_steps[0].partition_key
-    weights = Path(store.path(adapter_dir(victim), "adapter_model.safetensors").path)
+    weights = Path(store.path(layout.adapter_dir(victim), "adapter_model.safetensors").path)
     data = bytearray(weights.read_bytes())
     data[-5] ^= 0xFF
     weights.write_bytes(bytes(data))
 
     plan = plan_once(home, instance, cfg, eid)
     assert ("adapter", victim) in [(r.step, r.partition_key) for r in plan.requests]
-    run_evolution(home, echo=lambda _: None)
-    assert store.is_valid_dir(adapter_dir(victim))
-    trained = Counter(line["adapter_key"] for line in store.read_lines(TRAINING_LOG))
+    evolve(home)
+    assert store.is_valid_dir(layout.adapter_dir(victim))
+    trained = Counter(line["adapter_key"] for line in store.read_lines(layout.TRAINING_LOG))
     assert trained[victim] == 2  # trained, corrupted, retrained

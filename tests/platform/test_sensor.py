@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from dagster import AddDynamicPartitionsRequest, SkipReason, build_sensor_context
-from platform_helpers import write_config
+from platform_helpers import run_step, write_config
 
-from coral_dagster.context import experiment_id
 from coral_dagster.domain.planner import plan_next
-from coral_dagster.driver import Home, execute_step, prepare_home
-from coral_dagster.orchestration import read_planner_input
+from coral_dagster.orchestration.facts import read_planner_input
+from coral_dagster.orchestration.home import Home, prepare_home
+from coral_dagster.pipeline.inputs import experiment_id
 from coral_dagster.resources import build_resources
 from coral_dagster.sensors import evolution_sensor
 
@@ -33,11 +32,11 @@ def run_requested(home: Home, instance, result) -> None:
     plan = plan_next(read_planner_input(instance, home.store(), config, eid))
     by_key = {r.run_key: r for r in plan.requests}
     for rr in result.run_requests:
-        assert execute_step(home, instance, by_key[rr.run_key], eid)
+        assert run_step(home, instance, by_key[rr.run_key], eid)
 
 
-def test_sensor_drives_the_first_steps(tmp_path: Path, model_cache: Path):
-    os.environ["CORAL_CACHE_DIR"] = str(model_cache)
+def test_sensor_drives_the_first_steps(tmp_path: Path, model_cache: Path, monkeypatch):
+    monkeypatch.setenv("CORAL_CACHE_DIR", str(model_cache))
     home = prepare_home(write_config(tmp_path / "tiny.yaml"), tmp_path / "home")
     instance = home.instance()
 

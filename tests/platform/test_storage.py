@@ -8,20 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from coral_dagster.storage import ArtifactCorrupt, ArtifactMissing, ArtifactStore
+from coral_dagster.pipeline.records import ExperimentBinding
+from coral_dagster.pipeline.store import ArtifactCorrupt, ArtifactMissing, ArtifactStore
 
 
-def test_json_round_trip_leaves_no_temp_files(tmp_path: Path):
+def test_record_round_trip_leaves_no_temp_files(tmp_path: Path):
     store = ArtifactStore(tmp_path / "store")
-    store.write_json("scores/abc.json", {"b": 1.0, "a": [1, 2]})
-    assert store.read_json("scores/abc.json") == {"a": [1, 2], "b": 1}
-    assert [p.name for p in (tmp_path / "store" / "scores").iterdir()] == ["abc.json"]
+    binding = ExperimentBinding(experiment_id="abc", name="quick")
+    store.write_record(binding)
+    assert store.read_record(ExperimentBinding) == binding
+    assert [p.name for p in (tmp_path / "store").iterdir()] == ["experiment.json"]
 
 
 def test_missing_artifact_error_names_it(tmp_path: Path):
     store = ArtifactStore(tmp_path)
-    with pytest.raises(ArtifactMissing, match="test scores of genome g1"):
-        store.read_json("scores/g1.json", "test scores of genome g1")
+    with pytest.raises(ArtifactMissing, match=r"missing experiment \(experiment.json\)"):
+        store.read_record(ExperimentBinding)
 
 
 def _publish(tmp_path: Path, store: ArtifactStore) -> None:
@@ -90,7 +92,7 @@ def test_lock_excludes_other_processes(tmp_path: Path):
 
 
 def test_a_store_is_bound_to_one_experiment(tmp_path: Path):
-    from coral_dagster.stages import bind_experiment
+    from coral_dagster.pipeline.population import bind_experiment
 
     store = ArtifactStore(tmp_path / "store")
     bind_experiment(store, "abc123", "quick")

@@ -18,6 +18,7 @@ from coral_dagster.domain.config import ExperimentConfig, config_to_dict, load_c
 from coral_dagster.domain.genome import CASeed, CheapKnobs, Genome, HeavyGenes
 from coral_dagster.domain.hashing import adapter_key, content_hash, genome_key
 from coral_dagster.domain.heldout import compare_methods, summarize_method
+from coral_dagster.pipeline.records import GenomeRecord, HeldoutResult, TopGenome
 from coral_dagster.reporting import (
     CacheStats,
     ExperimentReport,
@@ -104,8 +105,8 @@ def full_report() -> ExperimentReport:
         config=config,
         generations=generations,
         pareto_front=front,
-        cache=CacheStats.from_counts(
-            adapters_trained=3, adapters_reused=5, compute_seconds_saved=1234.5
+        cache=CacheStats(
+            adapters_trained=3, adapters_reused=5, hit_rate=5 / 8, compute_seconds_saved=1234.5
         ),
         stage_seconds={"train": 812.4, "generate": 301.2, "test": 44.9, "select": 0.3},
         heldout=HeldoutResults(summaries=summaries, comparisons=tuple(comparisons)),
@@ -122,7 +123,7 @@ def partial_report(full_report: ExperimentReport) -> ExperimentReport:
     )
 
 
-# ---- a realistic artifact store, as the stages write it (for coral_dagster.experiment_report) --
+# ---- a realistic artifact store, as the stages write it (for coral_dagster.pipeline.report) --
 REPORT_CONFIG = {
     "name": "report-test",
     "seed": 5,
@@ -186,30 +187,30 @@ class StoreFacts:
     """What a test store holds: records per generation, fitness per genome key, heldout."""
 
     config: ExperimentConfig
-    records: dict[int, list[dict]]
+    records: dict[int, list[GenomeRecord]]
     fitness: dict[str, float]
     failed: set[str]
     adapter_of: dict[str, str]  # genes name -> adapter key
-    heldout: dict | None
+    heldout: HeldoutResult | None
 
 
 @pytest.fixture(scope="session")
 def report_inputs():
     """The experiment inputs (problem split, key context) of REPORT_CONFIG."""
-    from coral_dagster.context import load_inputs
+    from coral_dagster.pipeline.inputs import load_inputs
 
     return load_inputs(parse_config(REPORT_CONFIG))
 
 
-def _heldout(inputs, gen1_records: list[dict], fitness: dict[str, float]) -> dict:
+def _heldout(inputs, gen1_records: list[GenomeRecord], fitness: dict[str, float]) -> HeldoutResult:
     """heldout/g0001.json as ``evaluate_heldout`` returns it (same methods, same statistics)."""
     config = inputs.config
     n = config.heldout.samples_per_problem
     problems = list(inputs.test_names)
     rates = np.random.default_rng(99)
-    best = max(gen1_records, key=lambda r: fitness[r["genome_key"]])
+    best = max(gen1_records, key=lambda r: fitness[r.genome_key])
     methods = {
-        f"evolved #1 ({best['genome_key'][:8]})": [0.2, 0.5, 0.3],
+        f"evolved #1 ({best.genome_key[:8]})": [0.2, 0.5, 0.3],
         "base + neutral": [0.5, 0.3, 0.2],
         "base + evolved knobs": [0.4, 0.3, 0.3],
         "standard LoRA": [0.3, 0.4, 0.3],
@@ -228,22 +229,18 @@ def _heldout(inputs, gen1_records: list[dict], fitness: dict[str, float]) -> dic
     comparisons = compare_methods(
         summaries, rng, reference=summaries[0].method, resamples=resamples
     )
-    return {
-        "generation": 1,
-        "test_problems": problems,
-        "samples_per_problem": n,
-        "standard_lora": {"adapter_key": content_hash("standard-lora"), "cached": False},
-        "top_genomes": [
-            {
-                "genome_key": best["genome_key"],
-                "adapter_key": best["adapter_key"],
-                "fitness": fitness[best["genome_key"]],
-                "knobs": best["knobs"],
-            }
-        ],
-        "summaries": [s.to_dict() for s in summaries],
-        "comparisons": [c.to_dict() for c in comparisons],
-    }
+    return HeldoutResult(
+        generation=1,
+        test_problems=tuple(problems),
+        samples_per_problem=n,
+        standard_lora_key=content_hash("standard-lora"),
+        standard_lora_cached=False,
+        top_genomes=(
+            TopGenome(best.genome_key, best.adapter_key, fitness[best.genome_key], best.knobs),
+        ),
+        summaries=tuple(summaries),
+        comparisons=tuple(comparisons),
+    )
 
 
 def write_experiment_store(
@@ -261,21 +258,25 @@ def write_experiment_store(
     ``unscored`` slots get no scores file, ``untrained`` genes no adapter directory; with
     ``heldout`` False there is no held-out result.
     """
-    from coral_dagster.domain.records import genome_record, population_keys
+    from coral_dagster.domain.records import population_keys
     from coral_dagster.domain.scoring import fitness as weighted_fitness
-    from coral_dagster.heldout_eval import heldout_path
-    from coral_dagster.model.training import TrainingReport
-    from coral_dagster.stages import adapter_dir, failed_scores, population_path, scores_path
+    from coral_dagster.pipeline import layout
+    from coral_dagster.pipeline.records import AdapterTraining, Population, Scores
+    from coral_dagster.pipeline.scoring import failed_scores
+    from coral_dagster.pipeline.store import write_record_file
 
     config = inputs.config
-    records: dict[int, list[dict]] = {}
+    records: dict[int, list[GenomeRecord]] = {}
     fitness: dict[str, float] = {}
     failed: set[str] = set()
     adapter_of: dict[str, str] = {}
     for generation, genomes in list(_genomes().items())[:generations]:
         rows = population_keys(genomes, config, inputs.key_context)
-        records[generation] = [genome_record(*row) for row in rows]
-        store.write_json(population_path(generation), records[generation])
+        records[generation] = [
+            GenomeRecord(gkey, akey, genome.seed, genome.genes, knobs)
+            for genome, knobs, akey, gkey in rows
+        ]
+        store.write_record(Population(generation, tuple(records[generation])), generation)
         for slot, (genome, _, akey, gkey) in enumerate(rows):
             name = next(n for n, g in GENES.items() if g == genome.genes)
             adapter_of[name] = akey
@@ -286,40 +287,39 @@ def write_experiment_store(
                 scores = failed_scores(gkey, "generated_code failed 2 times: CUDA OOM")
                 failed.add(gkey)
             else:
-                scores = {
-                    "genome_key": gkey,
-                    "failed": False,
-                    "reason": "",
-                    "objectives": objectives,
-                    "fitness": weighted_fitness(objectives, config.weights),
-                    "passed": 3,
-                    "total": 8,
-                    "problems": [],
-                }
-            fitness[gkey] = scores["fitness"]
-            store.write_json(scores_path(gkey), scores)
+                scores = Scores(
+                    genome_key=gkey,
+                    failed=False,
+                    reason="",
+                    objectives=objectives,
+                    fitness=weighted_fitness(objectives, config.weights),
+                    passed=3,
+                    total=8,
+                )
+            fitness[gkey] = scores.fitness
+            store.write_record(scores, gkey)
     for name, akey in adapter_of.items():
         if name in untrained:
             continue
         local = tmp_dir / f"adapter-{name}"
         local.mkdir(parents=True)
-        report = TrainingReport(
+        report = AdapterTraining(
             trainable_params=12_288,
             total_params=135_000_000,
-            losses=[2.31, 2.02],
+            losses=(2.31, 2.02),
             tokens_per_second=850.0,
             seconds=TRAINING_SECONDS[name],
             steps=2,
             examples=9,
             truncated_examples=0,
         )
-        (local / "training.json").write_text(json.dumps(report.to_dict(), sort_keys=True))
+        write_record_file(local / layout.ADAPTER_TRAINING, report)
         (local / "adapter_config.json").write_text(json.dumps({"r": GENES[name].rank}))
-        store.publish_dir(local, adapter_dir(akey))
+        store.publish_dir(local, layout.adapter_dir(akey))
     held = None
     if heldout and generations == 2:
         held = _heldout(inputs, records[1], fitness)
-        store.write_json(heldout_path(1), held)
+        store.write_record(held, 1)
     return StoreFacts(config, records, fitness, failed, adapter_of, held)
 
 
@@ -338,7 +338,7 @@ def report_home(tmp_path, monkeypatch, report_inputs):
     """
     import yaml
 
-    from coral_dagster.driver import Home
+    from coral_dagster.orchestration.home import Home
 
     monkeypatch.delenv("CORAL_ARTIFACT_ROOT", raising=False)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "unused"))  # restored after the test

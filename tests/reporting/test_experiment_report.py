@@ -9,18 +9,12 @@ import numpy as np
 import pytest
 
 from coral_dagster.domain.config import config_to_dict, parse_config
-from coral_dagster.domain.heldout import Comparison, MethodSummary
 from coral_dagster.domain.planner import generation_key
-from coral_dagster.experiment_report import (
-    RunTiming,
-    build_experiment_report,
-    built_generations,
-    last_generation,
-)
-from coral_dagster.heldout_eval import heldout_path
+from coral_dagster.pipeline.records import HeldoutResult
+from coral_dagster.pipeline.report import RunTiming, build_experiment_report, last_generation
+from coral_dagster.pipeline.statistics import generation_table, genome_table, stored_generations
+from coral_dagster.pipeline.store import ArtifactStore
 from coral_dagster.reporting import CacheStats, ExperimentReport, render_json, render_markdown
-from coral_dagster.stages import generation_summary
-from coral_dagster.storage import ArtifactStore
 
 RUNS = [  # (step, generation, seconds); None = still in flight
     ("shared", 0, 3.0),
@@ -53,8 +47,8 @@ def _runs(rows=RUNS) -> list[RunTiming]:
     ]
 
 
-def _grid_diversity_by_hand(records: list[dict]) -> float:
-    grids = [np.asarray(r["seed"]["grid"]).ravel() for r in records]
+def _grid_diversity_by_hand(records) -> float:
+    grids = [np.asarray(r.seed.grid).ravel() for r in records]
     pairs = list(itertools.combinations(grids, 2))
     return float(np.mean([np.mean(a != b) for a, b in pairs]))
 
@@ -75,27 +69,27 @@ def test_finished_experiment_report(finished):
     assert [g.generation for g in report.generations] == [0, 1]
     for stats in report.generations:
         records = facts.records[stats.generation]
-        fits = [facts.fitness[r["genome_key"]] for r in records]
+        fits = [facts.fitness[r.genome_key] for r in records]
         assert stats.best_fitness == pytest.approx(max(fits))
         assert stats.mean_fitness == pytest.approx(sum(fits) / 4)  # the failed genome counts 0
         assert stats.diversity == pytest.approx(_grid_diversity_by_hand(records))
-        summary = generation_summary(store, stats.generation)  # what the platform computes
-        assert (stats.best_fitness, stats.mean_fitness) == pytest.approx(
-            (summary["best_fitness"], summary["mean_fitness"])
-        )
-        assert (stats.n_genomes, stats.n_failed) == (summary["n_genomes"], summary["n_failed"])
+    # What `coral status` shows comes from the same table.
+    summary = generation_table(genome_table(store))
+    assert list(summary["best_fitness"]) == [g.best_fitness for g in report.generations]
+    assert list(summary["failed"]) == [g.n_failed for g in report.generations]
     assert report.generations[0].n_failed == 1 and report.generations[1].n_failed == 0
     # 0.6*0.5 + 0.1*(1 + 0.7 + 1 + 0.8) = 0.65: the elite, best in both generations
     assert report.generations[1].best_fitness == pytest.approx(0.65)
 
     elite, style_best = facts.records[1][0], facts.records[1][1]
     assert [p.genome_key for p in report.pareto_front] == [
-        elite["genome_key"],
-        style_best["genome_key"],
+        elite.genome_key,
+        style_best.genome_key,
     ]
     front = report.pareto_front[1]
     assert front.adapter_key == facts.adapter_of["B"]
-    assert front.genes == style_best["genes"] and front.knobs == style_best["knobs"]
+    assert front.genes == style_best.genes.to_dict()
+    assert front.knobs == style_best.knobs.to_dict()
     assert front.objectives["style"] == 0.95
 
     assert report.cache == CacheStats(
@@ -111,16 +105,10 @@ def test_finished_experiment_report(finished):
             "heldout": 30.0,
         }
     )
-    heldout = store.read_json(heldout_path(1))  # as stored (floats to 12 significant digits)
-    assert [s["method"] for s in heldout["summaries"]] == [
-        s["method"] for s in facts.heldout["summaries"]
-    ]
-    assert [s.to_dict() for s in report.heldout.summaries] == [
-        MethodSummary.from_dict(s).to_dict() for s in heldout["summaries"]
-    ]
-    assert [c.to_dict() for c in report.heldout.comparisons] == [
-        Comparison.from_dict(c).to_dict() for c in heldout["comparisons"]
-    ]
+    heldout = store.read_record(HeldoutResult, 1)  # as stored (floats to 12 significant digits)
+    assert [s.method for s in heldout.summaries] == [s.method for s in facts.heldout.summaries]
+    assert report.heldout.summaries == heldout.summaries
+    assert report.heldout.comparisons == heldout.comparisons
     assert report.config == config_to_dict(facts.config)
     assert ExperimentReport.from_dict(json.loads(render_json(report))) == report
 
@@ -132,10 +120,10 @@ def test_report_of_an_earlier_generation_covers_only_that_far(finished):
     # Generation 0's front: slot 0 (best bugfix) and slot 2 (best style); slot 3 is dominated by
     # neither on runtime, so it is there too; the failed genome (all zeros) is not.
     assert {p.genome_key for p in report.pareto_front} == {
-        facts.records[0][i]["genome_key"] for i in (0, 2, 3)
+        facts.records[0][i].genome_key for i in (0, 2, 3)
     }
     # Slots A, A, B, C: 3 trained, 1 reused (A's 100 s).
-    assert report.cache == CacheStats.from_counts(3, 1, 100.0)
+    assert report.cache == CacheStats(3, 1, 0.25, 100.0)
     assert report.stage_seconds["adapter"] == 35.0
     assert "heldout" not in report.stage_seconds
     assert report.heldout is None
@@ -162,7 +150,7 @@ def test_unfinished_experiment_says_what_is_missing(tmp_path, report_inputs, sto
     assert report.missing == (
         "generation g0001: 2 of 4 genomes not scored yet",
         f"adapter {adapter_d}: no training record (training pending or failed; 1 genome slot "
-        "left out of the cache statistics)",
+        "use it)",
         "stage timings: 2 runs still in flight (adapter, genome)",
         "held-out evaluation: not run yet on g0001",
     )
@@ -170,9 +158,9 @@ def test_unfinished_experiment_says_what_is_missing(tmp_path, report_inputs, sto
     # scored so far: the elite (0.65) and slot 1 (0.6 * 0.25 + 0.1 * 3.92 = 0.542)
     assert (latest.best_fitness, latest.mean_fitness) == pytest.approx((0.65, 0.596))
     assert latest.n_genomes == 4
-    # The front covers the scored genomes; D's slot is not counted in the cache.
+    # The front covers the scored genomes; D's slot needs a new adapter (not trained yet).
     assert len(report.pareto_front) == 2
-    assert report.cache == CacheStats.from_counts(3, 4, 340.0)
+    assert report.cache == CacheStats(4, 4, 0.5, 340.0)
     assert report.stage_seconds["genome"] == 23.0  # the two runs in flight add nothing yet
     assert report.stage_seconds["adapter"] == 41.0 and "heldout" not in report.stage_seconds
 
@@ -185,7 +173,7 @@ def test_unfinished_experiment_says_what_is_missing(tmp_path, report_inputs, sto
 def test_nothing_built_yet(tmp_path):
     store = ArtifactStore(tmp_path / "artifacts")
     config = parse_config({"name": "empty", "evolution": {"generations": 3}})
-    assert built_generations(store) == 0
+    assert stored_generations(store) == 0
     report = build_experiment_report(store, config, [])
     assert report.generations == () and report.pareto_front == () and report.cache is None
     assert report.missing == (
@@ -214,7 +202,8 @@ def test_first_generation_in_progress(tmp_path, report_inputs, store_writer):
     (stats,) = report.generations
     assert stats.best_fitness is None and stats.mean_fitness is None and stats.n_failed == 0
     assert stats.diversity == pytest.approx(_grid_diversity_by_hand(facts.records[0]))
-    assert report.pareto_front == () and report.cache is None
+    # Slots A, A, B, C: one slot reuses A's adapter (not trained yet: nothing saved so far).
+    assert report.pareto_front == () and report.cache == CacheStats(3, 1, 0.25, 0.0)
     assert report.stage_seconds == {"population": 1.0}
     assert report.missing[0] == "generation g0000: 4 of 4 genomes not scored yet"
     assert report.missing[1] == (

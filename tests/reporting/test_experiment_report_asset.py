@@ -9,9 +9,9 @@ import re
 from dagster import AssetKey, materialize
 
 from coral_dagster.assets.report import evolution_report
-from coral_dagster.context import experiment_id
-from coral_dagster.domain.planner import GENERATION_PARTITIONS
-from coral_dagster.experiment_report import build_experiment_report, read_run_timings
+from coral_dagster.orchestration.run_timings import read_run_timings
+from coral_dagster.pipeline.inputs import experiment_id
+from coral_dagster.pipeline.report import build_experiment_report
 from coral_dagster.reporting import ExperimentReport
 from coral_dagster.resources import ArtifactStoreResource, ExperimentResource
 
@@ -24,7 +24,7 @@ def test_evolution_report_materializes_files_and_metadata(report_home, run_recor
     eid = experiment_id(facts.config)
     tags = {"coral/experiment": eid, "coral/generation": "1"}
     run_recorder(instance, {**tags, "coral/step": "heldout"})
-    instance.add_dynamic_partitions(GENERATION_PARTITIONS, ["g0001"])
+    instance.add_dynamic_partitions("generations", ["g0001"])
     store = home.store()
     resources = {
         "experiment": ExperimentResource(config_path=str(home.config_path)),
@@ -50,7 +50,9 @@ def test_evolution_report_materializes_files_and_metadata(report_home, run_recor
         "report.json",
         "report.md",
     ]
-    stored = ExperimentReport.from_dict(store.read_json("reports/g0001/report.json"))
+    stored = ExperimentReport.from_dict(
+        json.loads(store.path("reports/g0001/report.json").read_text())
+    )
     runs = read_run_timings(instance, eid, exclude_run_ids={result.run_id})
     assert stored == build_experiment_report(store, facts.config, runs, generation=1)
     assert stored.missing == () and set(stored.stage_seconds) == {"heldout"}
@@ -62,7 +64,7 @@ def test_evolution_report_materializes_files_and_metadata(report_home, run_recor
     metadata = event.metadata
     markdown = metadata["report"].value
     assert "| genome | adapter | bugfix | syntax | style | security | runtime |" in markdown
-    assert facts.records[1][0]["genome_key"][:12] in markdown  # the elite is on the front
+    assert facts.records[1][0].genome_key[:12] in markdown  # the elite is on the front
     images = re.findall(r"!\[([^\]]+)\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", markdown)
     assert [alt for alt, _ in images] == [
         "fitness per generation",
@@ -78,6 +80,11 @@ def test_evolution_report_materializes_files_and_metadata(report_home, run_recor
     assert json.loads(store.path("reports/g0001/report.json").read_text())["missing"] == []
     assert metadata["report_json"].value == str(store.path("reports/g0001/report.json"))
     assert metadata["best_fitness"].value == stored.generations[1].best_fitness
+    table = metadata["generations"].value
+    assert [r.data["generation"] for r in table.records] == [0, 1]
+    assert [r.data["best_fitness"] for r in table.records] == [
+        g.best_fitness for g in stored.generations
+    ]
     assert metadata["adapter_hit_rate"].value == 0.5
     assert metadata["compute_seconds_saved"].value == 340.0
     assert metadata["pareto_front_size"].value == 2

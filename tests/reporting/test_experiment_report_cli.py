@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from coral_dagster.cli import main
-from coral_dagster.context import experiment_id
-from coral_dagster.experiment_report import read_run_timings
+from coral_dagster.orchestration.run_timings import read_run_timings
+from coral_dagster.pipeline.inputs import experiment_id
 from coral_dagster.reporting import ExperimentReport
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -113,3 +113,23 @@ def test_run_timings_read_the_experiments_runs(report_home, run_recorder):
     untagged = run_recorder(instance, {"coral/experiment": eid})
     with pytest.raises(ValueError, match=f"run {untagged} of experiment {eid} lacks"):
         read_run_timings(instance, eid)
+
+
+def test_csv_is_the_statistics_table(report_home, tmp_path):
+    import pandas as pd
+
+    from coral_dagster.pipeline.statistics import COLUMNS, genome_table
+
+    home, _ = report_home()
+    code, out = _report("--home", str(home.path), "--format", "csv")
+    assert code == 0, out
+    target = tmp_path / "stats.csv"
+    code, message = _report("--home", str(home.path), "--format", "csv", "--out", str(target))
+    assert code == 0 and f"wrote {target} (8 rows)" in message
+    for text in (out, target.read_text()):
+        assert text.splitlines()[0].split(",") == list(COLUMNS)
+    table = pd.read_csv(target)
+    expected = genome_table(home.store())
+    assert list(table["genome_key"]) == list(expected["genome_key"])
+    assert list(table["fitness"]) == pytest.approx(list(expected["fitness"]))
+    assert list(table["adapter_reused"]) == list(expected["adapter_reused"])

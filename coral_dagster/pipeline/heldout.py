@@ -15,28 +15,23 @@ The test split is never used for training or selection: this is the only stage t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from coral_dagster.benchmark.evaluator import Evaluator
-from coral_dagster.context import ExperimentInputs
 from coral_dagster.domain.genome import CheapKnobs, HeavyGenes
 from coral_dagster.domain.hashing import adapter_key as make_adapter_key
 from coral_dagster.domain.heldout import compare_methods, summarize_method
-from coral_dagster.domain.nsga2 import pareto_front_indices
-from coral_dagster.domain.planner import generation_key
 from coral_dagster.model.base_model import ResolvedBaseModel
 from coral_dagster.model.generation import GenerationRequest, PatchGenerator
-from coral_dagster.stages import (
-    adapters_loaded,
-    ensure_adapter,
-    load_population,
-    load_scores,
-    sample_seed,
-)
-from coral_dagster.storage import ArtifactStore
+from coral_dagster.pipeline.adapters import ensure_adapter
+from coral_dagster.pipeline.generation import adapters_loaded, sample_seed
+from coral_dagster.pipeline.inputs import ExperimentInputs
+from coral_dagster.pipeline.records import HeldoutResult, Population, TopGenome
+from coral_dagster.pipeline.statistics import genome_table, pareto_front
+from coral_dagster.pipeline.store import ArtifactStore
 
 NEUTRAL = {"temperature": 0.7, "top_p": 0.9, "top_k": 50, "repetition_penalty": 1.1}
 STANDARD_LORA = HeavyGenes(
@@ -49,17 +44,19 @@ STANDARD_LORA = HeavyGenes(
 )
 
 
-def heldout_path(generation: int) -> str:
-    return f"heldout/{generation_key(generation)}.json"
-
-
-def top_genomes(store: ArtifactStore, generation: int, count: int) -> list[dict[str, Any]]:
+def top_genomes(store: ArtifactStore, generation: int, count: int) -> list[TopGenome]:
     """The ``count`` best genomes of the generation's Pareto front, by fitness then key."""
-    records = load_population(store, generation)
-    scores = [load_scores(store, r["genome_key"]) for r in records]
-    front = pareto_front_indices([s["objectives"] for s in scores])
-    ranked = sorted(front, key=lambda i: (-scores[i]["fitness"], records[i]["genome_key"]))
-    return [{**records[i], "fitness": scores[i]["fitness"]} for i in ranked[:count]]
+    front = pareto_front(genome_table(store, upto=generation), generation).head(count)
+    records = {g.genome_key: g for g in store.read_record(Population, generation).genomes}
+    return [
+        TopGenome(
+            genome_key=row.genome_key,
+            adapter_key=row.adapter_key,
+            fitness=float(row.fitness),
+            knobs=records[row.genome_key].knobs,
+        )
+        for row in front.itertuples()
+    ]
 
 
 def evaluate_heldout(
@@ -72,12 +69,12 @@ def evaluate_heldout(
     lock_dir: Path,
     adapter_cache: Path,
     device: str = "auto",
-) -> dict[str, Any]:
+) -> HeldoutResult:
     """Evaluate every method on the test split; returns summaries and paired comparisons."""
     config = inputs.config
     n = config.heldout.samples_per_problem
     best = top_genomes(store, generation, config.heldout.top_genomes)
-    budget = best[0]["knobs"]["max_new_tokens"]
+    budget = best[0].knobs.max_new_tokens
     neutral = CheapKnobs(**NEUTRAL, max_new_tokens=budget, do_sample=True)
 
     standard_key = make_adapter_key(
@@ -90,15 +87,15 @@ def evaluate_heldout(
 
     methods: list[tuple[str, str | None, CheapKnobs]] = [
         (
-            f"evolved #{i + 1} ({g['genome_key'][:8]})",
-            g["adapter_key"],
-            CheapKnobs.from_dict({**g["knobs"], "max_new_tokens": budget}),
+            f"evolved #{i + 1} ({g.genome_key[:8]})",
+            g.adapter_key,
+            replace(g.knobs, max_new_tokens=budget),
         )
         for i, g in enumerate(best)
     ]
     methods += [
         ("base + neutral", None, neutral),
-        ("base + evolved knobs", None, CheapKnobs.from_dict(best[0]["knobs"])),
+        ("base + evolved knobs", None, best[0].knobs),
         ("standard LoRA", standard_key, neutral),
     ]
     problems = inputs.problem_set.problems
@@ -139,20 +136,13 @@ def evaluate_heldout(
     comparisons = compare_methods(
         summaries, rng, reference=summaries[0].method, resamples=config.heldout.bootstrap_resamples
     )
-    return {
-        "generation": generation,
-        "test_problems": list(inputs.test_names),
-        "samples_per_problem": n,
-        "standard_lora": {"adapter_key": standard_key, "cached": standard["cached"]},
-        "top_genomes": [
-            {
-                "genome_key": g["genome_key"],
-                "adapter_key": g["adapter_key"],
-                "fitness": g["fitness"],
-                "knobs": g["knobs"],
-            }
-            for g in best
-        ],
-        "summaries": [s.to_dict() for s in summaries],
-        "comparisons": [c.to_dict() for c in comparisons],
-    }
+    return HeldoutResult(
+        generation=generation,
+        test_problems=tuple(inputs.test_names),
+        samples_per_problem=n,
+        standard_lora_key=standard_key,
+        standard_lora_cached=standard.cached,
+        top_genomes=tuple(best),
+        summaries=tuple(summaries),
+        comparisons=tuple(comparisons),
+    )

@@ -22,7 +22,8 @@ GPU concurrency is capped three ways by ``CORAL_MAX_GPU_STEPS`` (N, default 1): 
 (a global concurrency pool; the instance sets its limit) and the run queue's tag limit on
 ``coral/compute: gpu`` runs (in ``k8s/values.yaml`` / ``k8s/dagster.yaml``).
 
-Placement knobs (env, all optional; JSON for mappings and lists, Kubernetes quantities for sizes):
+Placement knobs (env, all optional; JSON for mappings and lists, Kubernetes quantities for sizes),
+read and validated by one pydantic-settings model, ``PlacementEnv``:
 
 =============================  ============================================================
 ``CORAL_K8S_POD_PER``          ``step`` (default) or ``run``
@@ -47,19 +48,25 @@ throttling); GPU request = GPU limit (Kubernetes requires it for extended resour
 from __future__ import annotations
 
 import json
-import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from dagster import ExecutorDefinition, in_process_executor
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
-MODE_ENV = "CORAL_EXECUTION_MODE"
-POD_PER_ENV = "CORAL_K8S_POD_PER"
-MAX_GPU_STEPS_ENV = "CORAL_MAX_GPU_STEPS"
-MAX_RUNTIME_ENV = "CORAL_MAX_RUNTIME_SECONDS"
+ENV_PREFIX = "CORAL_"
+MODE_ENV = f"{ENV_PREFIX}EXECUTION_MODE"
 
 COMPUTE_TAG = "coral/compute"
 # Same strings as dagster_k8s.job.USER_DEFINED_K8S_CONFIG_KEY and dagster's GLOBAL_CONCURRENCY_TAG /
@@ -69,10 +76,13 @@ POOL_TAG = "dagster/concurrency_key"
 MAX_RUNTIME_TAG = "dagster/max_runtime"
 GPU_POOL = "coral-gpu"
 
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
-_TOLERATION_KEYS = frozenset(
-    {"key", "operator", "value", "effect", "tolerationSeconds", "toleration_seconds"}
-)
+Quantity = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, pattern=r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+    ),
+]
+ResourceName = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^\s]+$")]
 
 
 class PlacementError(ValueError):
@@ -98,18 +108,75 @@ class PodPer(StrEnum):
     RUN = "run"
 
 
-def _choice(enum: type[StrEnum], value: str, source: str) -> Any:
+class Toleration(BaseModel):
+    """A Kubernetes toleration (camelCase or snake_case seconds, as dagster-k8s accepts)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    key: str | None = None
+    operator: str | None = None
+    value: str | None = None
+    effect: str | None = None
+    tolerationSeconds: int | None = None  # Kubernetes spelling
+    toleration_seconds: int | None = None
+
+
+class PlacementEnv(BaseSettings):
+    """Every placement knob, from ``CORAL_*`` environment variables (JSON for mappings/lists)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    execution_mode: ExecutionMode = ExecutionMode.LOCAL
+    k8s_pod_per: PodPer = PodPer.STEP
+    max_gpu_steps: PositiveInt = 1
+    max_runtime_seconds: PositiveInt = 21600
+    gpu_node_selector: dict[str, str] = Field(
+        default_factory=lambda: {"nvidia.com/gpu.present": "true"}
+    )
+    cpu_node_selector: dict[str, str] = Field(
+        default_factory=lambda: {"coral.dev/node-pool": "cpu"}
+    )
+    gpu_tolerations: list[Toleration] = Field(
+        default_factory=lambda: [
+            Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")
+        ]
+    )
+    cpu_tolerations: list[Toleration] = Field(default_factory=list)
+    gpu_resource: ResourceName = "nvidia.com/gpu"
+    gpus_per_pod: PositiveInt = 1
+    gpu_pod_cpu: Quantity = "4"
+    gpu_pod_memory: Quantity = "32Gi"
+    cpu_pod_cpu: Quantity = "2"
+    cpu_pod_memory: Quantity = "4Gi"
+    run_pod_cpu: Quantity = "500m"
+    run_pod_memory: Quantity = "2Gi"
+
+    @field_validator("execution_mode", "k8s_pod_per", mode="before")
+    @classmethod
+    def _case_insensitive(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+def read_placement_env() -> PlacementEnv:
+    """``PlacementEnv`` from ``os.environ``; a bad value is a ``PlacementError`` naming the
+    variable (``CORAL_MAX_GPU_STEPS='0': Input should be greater than 0``)."""
     try:
-        return enum(value.strip().lower())
-    except ValueError:
-        allowed = ", ".join(repr(m.value) for m in enum)
-        raise PlacementError(f"{source}={value!r}: expected one of {allowed}") from None
+        return PlacementEnv()
+    except SettingsError as err:  # a mapping or list that is not JSON
+        field = str(err).split('"')[1] if '"' in str(err) else "?"
+        name = f"{ENV_PREFIX}{field.upper()}"
+        raise PlacementError(f"{name}: invalid JSON ({err.__cause__})") from None
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = [str(p) for p in first["loc"]]
+        name = f"{ENV_PREFIX}{loc[0].upper()}"
+        where = "".join(f"[{p}]" for p in loc[1:])
+        raise PlacementError(f"{name}{where}={first['input']!r}: {first['msg']}") from None
 
 
-def execution_mode(environ: Mapping[str, str] | None = None) -> ExecutionMode:
-    """``CORAL_EXECUTION_MODE`` from ``environ`` (default ``os.environ``): ``local`` if unset."""
-    env = os.environ if environ is None else environ
-    return _choice(ExecutionMode, env.get(MODE_ENV, ExecutionMode.LOCAL.value), MODE_ENV)
+def execution_mode() -> ExecutionMode:
+    """``CORAL_EXECUTION_MODE``: ``local`` (default) or ``k8s``."""
+    return read_placement_env().execution_mode
 
 
 @dataclass(frozen=True)
@@ -135,9 +202,13 @@ class PodPlacement:
         }
 
 
+def _tolerations(values: list[Toleration]) -> tuple[dict[str, Any], ...]:
+    return tuple(t.model_dump(exclude_none=True) for t in values)
+
+
 @dataclass(frozen=True)
 class PlacementSettings:
-    """All placement knobs, read once from the environment by :meth:`from_env`."""
+    """The pods of each kind, built from ``PlacementEnv``."""
 
     gpu: PodPlacement
     cpu: PodPlacement
@@ -150,111 +221,51 @@ class PlacementSettings:
         return self.gpu if kind is ComputeKind.GPU else self.cpu
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> PlacementSettings:
-        env = os.environ if environ is None else environ
-        gpu_resource = env.get("CORAL_GPU_RESOURCE", "nvidia.com/gpu").strip()
-        if not gpu_resource or " " in gpu_resource:
-            raise PlacementError(f"CORAL_GPU_RESOURCE={gpu_resource!r}: expected a resource name")
-        gpus = str(_positive_int(env, "CORAL_GPUS_PER_POD", 1))
-        gpu_cpu = _quantity(env, "CORAL_GPU_POD_CPU", "4")
-        gpu_mem = _quantity(env, "CORAL_GPU_POD_MEMORY", "32Gi")
-        cpu_cpu = _quantity(env, "CORAL_CPU_POD_CPU", "2")
-        cpu_mem = _quantity(env, "CORAL_CPU_POD_MEMORY", "4Gi")
-        run_cpu = _quantity(env, "CORAL_RUN_POD_CPU", "500m")
-        run_mem = _quantity(env, "CORAL_RUN_POD_MEMORY", "2Gi")
-        cpu_selector = _node_selector(
-            env, "CORAL_CPU_NODE_SELECTOR", {"coral.dev/node-pool": "cpu"}
-        )
-        cpu_tolerations = _tolerations(env, "CORAL_CPU_TOLERATIONS", [])
+    def from_env(cls, env: PlacementEnv | None = None) -> PlacementSettings:
+        env = env or read_placement_env()
+        gpus = str(env.gpus_per_pod)
+        cpu_tolerations = _tolerations(env.cpu_tolerations)
         return cls(
             gpu=PodPlacement(
-                node_selector=_node_selector(
-                    env, "CORAL_GPU_NODE_SELECTOR", {"nvidia.com/gpu.present": "true"}
-                ),
-                tolerations=_tolerations(
-                    env,
-                    "CORAL_GPU_TOLERATIONS",
-                    [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
-                ),
-                requests={"cpu": gpu_cpu, "memory": gpu_mem, gpu_resource: gpus},
-                limits={"memory": gpu_mem, gpu_resource: gpus},
+                node_selector=env.gpu_node_selector,
+                tolerations=_tolerations(env.gpu_tolerations),
+                requests={
+                    "cpu": env.gpu_pod_cpu,
+                    "memory": env.gpu_pod_memory,
+                    env.gpu_resource: gpus,
+                },
+                limits={"memory": env.gpu_pod_memory, env.gpu_resource: gpus},
             ),
             cpu=PodPlacement(
-                node_selector=cpu_selector,
+                node_selector=env.cpu_node_selector,
                 tolerations=cpu_tolerations,
-                requests={"cpu": cpu_cpu, "memory": cpu_mem},
-                limits={"memory": cpu_mem},
+                requests={"cpu": env.cpu_pod_cpu, "memory": env.cpu_pod_memory},
+                limits={"memory": env.cpu_pod_memory},
             ),
             run_worker=PodPlacement(
-                node_selector=cpu_selector,
+                node_selector=env.cpu_node_selector,
                 tolerations=cpu_tolerations,
-                requests={"cpu": run_cpu, "memory": run_mem},
-                limits={"memory": run_mem},
+                requests={"cpu": env.run_pod_cpu, "memory": env.run_pod_memory},
+                limits={"memory": env.run_pod_memory},
             ),
-            pod_per=_choice(PodPer, env.get(POD_PER_ENV, PodPer.STEP.value), POD_PER_ENV),
-            max_gpu_steps=_positive_int(env, MAX_GPU_STEPS_ENV, 1),
-            max_runtime_seconds=_positive_int(env, MAX_RUNTIME_ENV, 21600),
+            pod_per=env.k8s_pod_per,
+            max_gpu_steps=env.max_gpu_steps,
+            max_runtime_seconds=env.max_runtime_seconds,
         )
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None:
-        return default
+def _choice(enum: type[StrEnum], value: Any, source: str) -> Any:
+    if isinstance(value, enum):
+        return value
     try:
-        value = int(raw.strip())
+        return enum(str(value).strip().lower())
     except ValueError:
-        raise PlacementError(f"{name}={raw!r}: expected an integer >= 1") from None
-    if value < 1:
-        raise PlacementError(f"{name}={raw!r}: expected an integer >= 1")
-    return value
-
-
-def _quantity(env: Mapping[str, str], name: str, default: str) -> str:
-    value = env.get(name, default).strip()
-    if not _QUANTITY.match(value):
-        raise PlacementError(f"{name}={value!r}: expected a Kubernetes quantity like 2, 500m, 4Gi")
-    return value
-
-
-def _json(env: Mapping[str, str], name: str, default: Any) -> Any:
-    raw = env.get(name)
-    if raw is None:
-        return default
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as err:
-        raise PlacementError(f"{name}={raw!r}: invalid JSON ({err.msg})") from None
-
-
-def _node_selector(env: Mapping[str, str], name: str, default: dict[str, str]) -> dict[str, str]:
-    value = _json(env, name, default)
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and k and isinstance(v, str) for k, v in value.items()
-    ):
-        raise PlacementError(f"{name}: expected a JSON object of string labels, got {value!r}")
-    return value
-
-
-def _tolerations(
-    env: Mapping[str, str], name: str, default: list[dict[str, Any]]
-) -> tuple[dict[str, Any], ...]:
-    value = _json(env, name, default)
-    if not isinstance(value, list):
-        raise PlacementError(f"{name}: expected a JSON list of tolerations, got {value!r}")
-    for i, toleration in enumerate(value):
-        if not isinstance(toleration, dict):
-            raise PlacementError(f"{name}[{i}]: expected an object, got {toleration!r}")
-        unknown = sorted(set(toleration) - _TOLERATION_KEYS)
-        if unknown:
-            raise PlacementError(f"{name}[{i}]: unknown toleration keys {unknown}")
-    return tuple(value)
+        allowed = ", ".join(repr(m.value) for m in enum)
+        raise PlacementError(f"{source}={value!r}: expected one of {allowed}") from None
 
 
 def _kind(kind: ComputeKind | str) -> ComputeKind:
-    if isinstance(kind, ComputeKind):
-        return kind
-    if not isinstance(kind, str):
+    if not isinstance(kind, (ComputeKind, str)):
         raise PlacementError(f"compute kind must be 'gpu' or 'cpu', got {kind!r}")
     return _choice(ComputeKind, kind, "compute kind")
 
@@ -291,7 +302,7 @@ def run_tags_for(
     ``kind``'s placement. Values are strings (run tags must be).
     """
     kind = _kind(kind)
-    mode = execution_mode() if mode is None else _choice(ExecutionMode, str(mode), "mode")
+    mode = execution_mode() if mode is None else _choice(ExecutionMode, mode, "mode")
     tags = {COMPUTE_TAG: kind.value}
     if mode is ExecutionMode.LOCAL:
         return tags
@@ -310,7 +321,7 @@ def executor_for_mode(
     The k8s executor allows at most ``max_gpu_steps`` steps tagged ``coral/compute: gpu`` at once
     within a run. ``dagster_k8s`` is imported here only, so local mode never loads it.
     """
-    mode = _choice(ExecutionMode, str(mode), "mode")
+    mode = _choice(ExecutionMode, mode, "mode")
     if mode is ExecutionMode.LOCAL:
         return in_process_executor
     settings = settings or PlacementSettings.from_env()

@@ -1,4 +1,4 @@
-"""Experiment inputs that enter the cache keys, computed without loading any model.
+"""Experiment inputs: the loaded problems, their split and the key context, without any model.
 
 ``key_context(config)`` fingerprints the base model's source files, the train split's
 (buggy -> fixed) pairs and the evaluation context (validation problems, prompt template

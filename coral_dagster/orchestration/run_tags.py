@@ -12,7 +12,8 @@ IN_FLIGHT = (
 FAILED = (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
 
 TAG_EXPERIMENT = "coral/experiment"
-TAG_STEP = "coral/step"
+TAG_STEP = "coral/step"  # the step table's step
+TAG_TASK = "coral/task"  # what attempts count per: the step, or "score-failure"
 TAG_PARTITION = "coral/partition"
 TAG_RUN_KEY = "coral/run-key"
 TAG_DRIVER = "coral/driver"  # host:pid:start-time of the `coral evolve` process

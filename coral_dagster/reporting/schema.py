@@ -17,6 +17,7 @@ from typing import Any
 
 from coral_dagster.domain.config import OBJECTIVES
 from coral_dagster.domain.heldout import Comparison, MethodSummary
+from coral_dagster.domain.planner import generation_key
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -46,11 +47,6 @@ def _count(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{where} must be a non-negative int, got {value!r}")
     return value
-
-
-def generation_label(generation: int) -> str:
-    """Partition key of a generation: ``g0000``, ``g0001``, ..."""
-    return f"g{generation:04d}"
 
 
 @dataclass(frozen=True)
@@ -88,7 +84,7 @@ class GenerationStats:
 
     @property
     def label(self) -> str:
-        return generation_label(self.generation)
+        return generation_key(self.generation)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -147,11 +143,9 @@ class ParetoEntry:
 
 @dataclass(frozen=True)
 class CacheStats:
-    """Adapter cache: adapters trained vs reused (already materialized), and time saved.
-
-    hit_rate = reused / (trained + reused), 0.0 when no adapter was requested;
-    compute_seconds_saved = training seconds the reused adapters cost when first trained.
-    """
+    """Adapter cache over the genome slots: slots that needed a new adapter vs slots that
+    reused one, the hit rate and the training time saved, as ``pipeline.statistics`` computes
+    them (hit rate = reused slots / slots)."""
 
     adapters_trained: int
     adapters_reused: int
@@ -169,19 +163,6 @@ class CacheStats:
             raise ValueError(f"cache: compute_seconds_saved must be >= 0, got {saved}")
         object.__setattr__(self, "hit_rate", hit_rate)
         object.__setattr__(self, "compute_seconds_saved", saved)
-
-    @classmethod
-    def from_counts(
-        cls, adapters_trained: int, adapters_reused: int, compute_seconds_saved: float
-    ) -> CacheStats:
-        """Build with hit_rate = reused / (trained + reused) (0.0 when both are 0)."""
-        requested = adapters_trained + adapters_reused
-        return cls(
-            adapters_trained=adapters_trained,
-            adapters_reused=adapters_reused,
-            hit_rate=adapters_reused / requested if requested else 0.0,
-            compute_seconds_saved=compute_seconds_saved,
-        )
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -259,8 +240,8 @@ class ExperimentReport:
         for before, after in itertools.pairwise(numbers):
             if after <= before:
                 raise ValueError(
-                    f"generations must be strictly increasing: {generation_label(after)} "
-                    f"follows {generation_label(before)}"
+                    f"generations must be strictly increasing: {generation_key(after)} "
+                    f"follows {generation_key(before)}"
                 )
         front = tuple(self.pareto_front)
         keys = [p.genome_key for p in front]

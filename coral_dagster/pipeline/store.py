@@ -1,20 +1,10 @@
 """Artifact store: content-addressed files on any ``universal_pathlib`` URL (default: a folder).
 
-Layout under ``root``::
-
-    experiment.json                      the experiment this store belongs to (id + name)
-    problems/<split_fingerprint>.json    problem split
-    populations/g0000.json               genomes of generation 0 (records with keys and knobs)
-    adapter_specs/<adapter_key>.json     heavy genes + inputs of an adapter key
-    genome_specs/<genome_key>.json       genome, knobs, adapter key of a genome key
-    adapters/<adapter_key>/              adapter_config.json, adapter_model.safetensors,
-                                         training.json, MANIFEST.json (sha256 + size of every
-                                         other file, written last)
-    generated/<genome_key>.json          raw output + extracted program per validation problem
-    scores/<genome_key>.json             per-test verdicts and objective scores
-    heldout/g0001.json                   held-out evaluation of the final generation
-    reports/g0000/                       evolution report: report.json, report.md, PNG plots
-    training_log.jsonl                   a line per adapter training (exactly-once audit)
+Paths come from ``coral_dagster.pipeline.layout``. Typed records (``records``) are written with
+``write_record`` and read with ``read_record``: each file is a JSON envelope
+``{"kind": ..., "sha256": SHA-256 of the canonical JSON of data, "data": {...}}``, and every read
+checks the kind, the checksum and the record's shape, so a truncated or hand-edited file is an
+``ArtifactCorrupt`` error naming the file, never data.
 
 Writes are atomic: a file is written under a temporary name and renamed; an adapter directory is
 valid only when its ``MANIFEST.json`` exists and every checksum matches, and the manifest is
@@ -32,13 +22,15 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from upath import UPath
 
-from coral_dagster.domain.hashing import normalize
+from coral_dagster.domain.hashing import content_hash, normalize
+from coral_dagster.pipeline.layout import MANIFEST
+from coral_dagster.pipeline.records import RecordError
 
-MANIFEST = "MANIFEST.json"
+R = TypeVar("R")
 
 
 class ArtifactMissing(FileNotFoundError):
@@ -46,7 +38,41 @@ class ArtifactMissing(FileNotFoundError):
 
 
 class ArtifactCorrupt(ValueError):
-    """An artifact exists but fails its checksum: it must be rebuilt, never loaded."""
+    """An artifact exists but is unreadable or fails its checksum: rebuild it, never load it."""
+
+
+def envelope(record: Any) -> dict[str, Any]:
+    """The stored form of a record: kind, checksum of the canonical data, data."""
+    data = normalize(record.to_dict())
+    return {"kind": record.kind, "sha256": content_hash(data), "data": data}
+
+
+def write_record_file(path: Path, record: Any) -> None:
+    """Write a record's envelope to a local file (for directories published with a manifest)."""
+    path.write_text(json.dumps(envelope(record), indent=1, sort_keys=True))
+
+
+def unwrap(text: str, cls: type[R], where: str) -> R:
+    """Parse an envelope written by ``envelope`` into ``cls``; ``ArtifactCorrupt`` naming
+    ``where`` when it is not JSON, has another kind, fails its checksum or its shape."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise ArtifactCorrupt(f"{where}: not valid JSON ({err})") from None
+    if not isinstance(doc, dict) or set(doc) != {"kind", "sha256", "data"}:
+        raise ArtifactCorrupt(f"{where}: not a CORAL artifact (expected kind, sha256, data)")
+    if doc["kind"] != cls.kind:  # type: ignore[attr-defined]
+        raise ArtifactCorrupt(f"{where}: holds a {doc['kind']!r}, expected {cls.kind!r}")  # type: ignore[attr-defined]
+    try:
+        digest = content_hash(doc["data"])
+    except (TypeError, ValueError) as err:
+        raise ArtifactCorrupt(f"{where}: data is not canonical JSON ({err})") from None
+    if digest != doc["sha256"]:
+        raise ArtifactCorrupt(f"{where}: checksum mismatch (the file was changed after writing)")
+    try:
+        return cls.from_dict(doc["data"])  # type: ignore[attr-defined]
+    except (RecordError, TypeError, ValueError, KeyError) as err:
+        raise ArtifactCorrupt(f"{where}: {err}") from None
 
 
 def sha256_file(path: Path | UPath, chunk: int = 1 << 20) -> str:
@@ -71,21 +97,33 @@ class ArtifactStore:
     def path(self, *parts: str) -> UPath:
         return self.root.joinpath(*parts)
 
-    # ---- JSON documents -------------------------------------------------------------------
-    def write_json(self, relpath: str, obj: Any) -> UPath:
-        """Write ``obj`` as JSON atomically (temp name + rename); returns the final path."""
+    # ---- typed records -----------------------------------------------------------------------
+    def _write_text(self, relpath: str, text: str) -> UPath:
+        """Write ``text`` atomically (temp name + rename); returns the final path."""
         target = self.path(relpath)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        tmp.write_text(json.dumps(normalize(obj), indent=1, sort_keys=True))
+        tmp.write_text(text)
         tmp.rename(target)
         return target
 
-    def read_json(self, relpath: str, what: str | None = None) -> Any:
+    def write_record(self, record: Any, key: Any = None) -> UPath:
+        """Write ``record`` at ``type(record).relpath(key)``; returns the path."""
+        return self._write_text(
+            record.relpath(key), json.dumps(envelope(record), indent=1, sort_keys=True)
+        )
+
+    def read_record(self, cls: type[R], key: Any = None) -> R:
+        """The ``cls`` record stored for ``key``, verified (``ArtifactMissing`` /
+        ``ArtifactCorrupt`` naming the file otherwise)."""
+        relpath = cls.relpath(key)  # type: ignore[attr-defined]
         target = self.path(relpath)
         if not target.exists():
-            raise ArtifactMissing(f"missing artifact {what or relpath}: {target}")
-        return json.loads(target.read_text())
+            raise ArtifactMissing(f"missing {cls.kind} ({relpath}): {target}")  # type: ignore[attr-defined]
+        return unwrap(target.read_text(), cls, str(target))
+
+    def has_record(self, cls: type, key: Any = None) -> bool:
+        return self.path(cls.relpath(key)).exists()  # type: ignore[attr-defined]
 
     def exists(self, relpath: str) -> bool:
         return self.path(relpath).exists()
@@ -124,7 +162,7 @@ class ArtifactStore:
             tmp.rename(dst)
             files[src.name] = {"sha256": sha256_file(src), "bytes": src.stat().st_size}
         manifest = {"files": files}
-        self.write_json(f"{relpath}/{MANIFEST}", manifest)
+        self._write_text(f"{relpath}/{MANIFEST}", json.dumps(manifest, indent=1, sort_keys=True))
         return manifest
 
     def verify_dir(self, relpath: str) -> dict[str, Any]:
@@ -137,8 +175,12 @@ class ArtifactStore:
         manifest_path = target / MANIFEST
         if not manifest_path.exists():
             raise ArtifactMissing(f"artifact {relpath} is absent or was never completed ({target})")
-        manifest = json.loads(manifest_path.read_text())
-        for name, meta in manifest["files"].items():
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            entries = manifest["files"].items()
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise ArtifactCorrupt(f"artifact {relpath}: unreadable {MANIFEST} ({err!r})") from None
+        for name, meta in entries:
             f = target / name
             if not f.exists():
                 raise ArtifactCorrupt(

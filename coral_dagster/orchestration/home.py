@@ -1,0 +1,128 @@
+"""Where a CORAL experiment lives on disk: ``CORAL_HOME`` (default ``./.coral``).
+
+$CORAL_HOME/experiment.yaml   the experiment config in effect (one experiment per home)
+$CORAL_HOME/dagster/          DAGSTER_HOME: the SQLite Dagster instance
+$CORAL_HOME/artifacts/        the artifact store (unless CORAL_ARTIFACT_ROOT points elsewhere)
+$CORAL_HOME/cache/            converted base models, local adapter copies, locks
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from dagster import DagsterInstance
+
+from coral_dagster.domain.config import ExperimentConfig, load_config
+from coral_dagster.pipeline.inputs import experiment_id
+from coral_dagster.pipeline.store import ArtifactStore
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "quick.yaml"
+CONFIG_FILE = "experiment.yaml"
+
+
+class HomeMismatch(ValueError):
+    """The home already holds a different experiment."""
+
+
+def coral_home() -> Path:
+    return Path(os.environ.get("CORAL_HOME", ".coral")).resolve()
+
+
+def dagster_home(home: Path) -> Path:
+    return home / "dagster"
+
+
+def artifact_root(home: Path) -> str:
+    return os.environ.get("CORAL_ARTIFACT_ROOT") or str(home / "artifacts")
+
+
+def cache_dir(home: Path) -> Path:
+    return Path(os.environ.get("CORAL_CACHE_DIR") or home / "cache")
+
+
+def experiment_config_path(home: Path) -> Path:
+    """The home's recorded experiment config, else ``CORAL_CONFIG``, else configs/quick.yaml."""
+    recorded = home / CONFIG_FILE
+    if recorded.is_file():
+        return recorded
+    return Path(os.environ.get("CORAL_CONFIG") or DEFAULT_CONFIG)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` for the duration of the block."""
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+@dataclass(frozen=True)
+class Home:
+    """An experiment's folder: config copy, Dagster instance, artifact store, caches."""
+
+    path: Path
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / CONFIG_FILE
+
+    @property
+    def lock_dir(self) -> Path:
+        return cache_dir(self.path) / "locks"
+
+    def config(self) -> ExperimentConfig:
+        return load_config(self.config_path)
+
+    def store(self) -> ArtifactStore:
+        return ArtifactStore(artifact_root(self.path))
+
+    def instance(self) -> DagsterInstance:
+        """The persistent SQLite instance in ``<home>/dagster`` (sets ``DAGSTER_HOME``).
+
+        Opened under an exclusive lock: the first open creates the SQLite schemas, and two
+        processes creating them at once collide.
+        """
+        dh = dagster_home(self.path)
+        dh.mkdir(parents=True, exist_ok=True)
+        with _locked(dh / ".instance.lock"):
+            yaml_path = dh / "dagster.yaml"
+            if not yaml_path.exists():
+                tmp = dh / f".dagster.yaml.{uuid.uuid4().hex}"
+                tmp.write_text("telemetry:\n  enabled: false\n")
+                tmp.rename(yaml_path)
+            os.environ["DAGSTER_HOME"] = str(dh)
+            return DagsterInstance.get()
+
+
+def prepare_home(config_file: Path, home_dir: Path) -> Home:
+    """Record ``config_file`` as the home's experiment (a different one there is an error).
+
+    Atomic under concurrency: the check and the write happen under an exclusive lock on
+    ``<home>/.experiment.lock``, and the copy is written to a unique temporary name and renamed,
+    so two drivers starting together agree on one config and the loser gets ``HomeMismatch``.
+    """
+    home = Home(home_dir.resolve())
+    config = load_config(config_file)
+    text = Path(config_file).read_text(encoding="utf-8")
+    home.path.mkdir(parents=True, exist_ok=True)
+    with _locked(home.path / ".experiment.lock"):
+        if home.config_path.exists():
+            recorded = home.config()
+            if experiment_id(recorded) != experiment_id(config):
+                raise HomeMismatch(
+                    f"{home.path} already holds experiment {recorded.name!r} "
+                    f"({experiment_id(recorded)}); {config_file} is a different config "
+                    f"({experiment_id(config)}): use another --home"
+                )
+        else:
+            tmp = home.path / f".{CONFIG_FILE}.{uuid.uuid4().hex}"
+            tmp.write_text(text, encoding="utf-8")
+            tmp.rename(home.config_path)
+    os.environ["CORAL_HOME"] = str(home.path)
+    return home

@@ -1,0 +1,170 @@
+"""The step table: per step of the evolution, its assets, partition set, job, group and placement.
+
+This is the one place where asset names, partition-set names and job names live (besides each
+asset's own decorator). Jobs, the partitions definitions, the planner facts read from the
+instance, run tags, placement and backfill selections all derive from ``STEPS``:
+
+======== =============================================== ============== ================== =====
+step     assets                                          partition set  job                where
+======== =============================================== ============== ================== =====
+shared   problems, base_model                            (none)         coral_shared       CPU
+population population                                    generations    coral_generations  CPU
+adapter  adapters                                        adapter_keys   coral_adapters     GPU
+generate generated_code                                  genome_keys    coral_genomes      GPU
+score    validation_scores                               genome_keys    coral_genomes      CPU
+heldout  heldout_evaluation                              generations    coral_generations  GPU
+report   evolution_report                                generations    coral_generations  CPU
+======== =============================================== ============== ================== =====
+
+Every asset of the definitions belongs to exactly one step (a test holds it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from coral_dagster.domain.planner import Step
+from coral_dagster.orchestration.placement import ComputeKind
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """What one step materializes and where it runs."""
+
+    step: Step
+    assets: tuple[str, ...]
+    partitions: str | None  # name of the dynamic partition set; None: unpartitioned
+    job: str
+    group: str  # asset group in the UI
+    compute: ComputeKind
+
+
+STEPS: dict[Step, StepSpec] = {
+    spec.step: spec
+    for spec in (
+        StepSpec(
+            Step.SHARED,
+            ("problems", "base_model"),
+            None,
+            "coral_shared",
+            "setup",
+            ComputeKind.CPU,
+        ),
+        StepSpec(
+            Step.POPULATION,
+            ("population",),
+            "generations",
+            "coral_generations",
+            "evolution",
+            ComputeKind.CPU,
+        ),
+        StepSpec(
+            Step.ADAPTER,
+            ("adapters",),
+            "adapter_keys",
+            "coral_adapters",
+            "adapters",
+            ComputeKind.GPU,
+        ),
+        StepSpec(
+            Step.GENERATE,
+            ("generated_code",),
+            "genome_keys",
+            "coral_genomes",
+            "genomes",
+            ComputeKind.GPU,
+        ),
+        StepSpec(
+            Step.SCORE,
+            ("validation_scores",),
+            "genome_keys",
+            "coral_genomes",
+            "genomes",
+            ComputeKind.CPU,
+        ),
+        StepSpec(
+            Step.HELDOUT,
+            ("heldout_evaluation",),
+            "generations",
+            "coral_generations",
+            "evolution",
+            ComputeKind.GPU,
+        ),
+        StepSpec(
+            Step.REPORT,
+            ("evolution_report",),
+            "generations",
+            "coral_generations",
+            "evolution",
+            ComputeKind.CPU,
+        ),
+    )
+}
+
+
+JOB_DESCRIPTIONS: dict[str, str] = {
+    "coral_shared": "Shared stages: the problem split and the base model.",
+    "coral_generations": "Per generation: the population, the held-out evaluation, the report.",
+    "coral_adapters": "Per adapter key: train the LoRA/DoRA adapter of a heavy-gene set.",
+    "coral_genomes": "Per genome key: generate patches, then score them in the sandbox.",
+}
+
+
+def step_of(asset_name: str) -> StepSpec:
+    """The step an asset belongs to (``KeyError`` naming it when no step lists it)."""
+    for spec in STEPS.values():
+        if asset_name in spec.assets:
+            return spec
+    raise KeyError(f"asset {asset_name!r} belongs to no step of the step table")
+
+
+def all_assets() -> Iterator[str]:
+    for spec in STEPS.values():
+        yield from spec.assets
+
+
+def assets_of_job(job: str) -> tuple[str, ...]:
+    return tuple(a for spec in STEPS.values() if spec.job == job for a in spec.assets)
+
+
+def jobs() -> tuple[str, ...]:
+    return tuple(dict.fromkeys(spec.job for spec in STEPS.values()))
+
+
+def job_partitions(job: str) -> str | None:
+    """The partition set of a job's steps (they must share one)."""
+    sets = {spec.partitions for spec in STEPS.values() if spec.job == job}
+    if len(sets) != 1:
+        raise ValueError(f"job {job} spans partition sets {sorted(map(str, sets))}")
+    return sets.pop()
+
+
+def job_compute(job: str) -> ComputeKind:
+    """GPU when any step of the job needs a GPU."""
+    kinds = {spec.compute for spec in STEPS.values() if spec.job == job}
+    return ComputeKind.GPU if ComputeKind.GPU in kinds else ComputeKind.CPU
+
+
+def step_asset(step: Step, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+    """``@asset`` for an asset of ``step``: the function's name must be one of the step's assets;
+    partitions, group and op tags (placement) come from the table."""
+    from dagster import asset
+
+    from coral_dagster.orchestration.partitions import partitions_def
+    from coral_dagster.orchestration.placement import op_tags_for
+
+    spec = STEPS[step]
+
+    def decorate(fn: Callable[..., Any]) -> Any:
+        if fn.__name__ not in spec.assets:
+            raise ValueError(f"asset {fn.__name__!r} is not listed under step {step} ({spec})")
+        return asset(
+            partitions_def=partitions_def(spec.partitions),
+            group_name=spec.group,
+            op_tags=op_tags_for(spec.compute),
+            **kwargs,
+        )(fn)
+
+    return decorate

@@ -1,0 +1,77 @@
+"""The ``generated_code`` stage: one patch per validation problem with a genome's adapter and knobs.
+
+The adapter must be stored and pass its checksum; otherwise this fails (never falls back to
+the base model). Sampling is seeded per (generation seed, genome key, problem).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from coral_dagster.domain.hashing import content_hash
+from coral_dagster.model.generation import GenerationRequest, PatchGenerator
+from coral_dagster.pipeline import layout
+from coral_dagster.pipeline.inputs import ExperimentInputs
+from coral_dagster.pipeline.records import GeneratedCode, GenomeRecord, PatchOutput
+from coral_dagster.pipeline.store import ArtifactStore
+
+
+def sample_seed(*parts: Any) -> int:
+    """A 63-bit seed from content: SHA-256 of the canonical JSON of ``parts``."""
+    return int(content_hash(list(parts))[:15], 16)
+
+
+@contextlib.contextmanager
+def adapters_loaded(
+    generator: PatchGenerator, store: ArtifactStore, keys: Sequence[str], adapter_cache: Path
+) -> Iterator[None]:
+    """Verify each stored adapter's checksums, load it into ``generator``, unload it afterwards.
+
+    The generator (one per process) thus holds only the adapters of the current step, and a
+    corrupted store copy is never loaded.
+    """
+    loaded: list[str] = []
+    try:
+        for key in dict.fromkeys(keys):
+            local = store.local_copy(layout.adapter_dir(key), adapter_cache)
+            generator.load_adapter(key, local)
+            loaded.append(key)
+        yield
+    finally:
+        for key in loaded:
+            generator.unload_adapter(key)
+
+
+def generate_code(
+    store: ArtifactStore,
+    genome: GenomeRecord,
+    inputs: ExperimentInputs,
+    generator: PatchGenerator,
+    adapter_cache: Path,
+) -> GeneratedCode:
+    """Generate one patch per validation problem with the genome's adapter and cheap knobs."""
+    problems = inputs.problem_set.problems
+    requests = [
+        GenerationRequest(
+            request_id=f"{genome.genome_key}:{name}",
+            adapter_name=genome.adapter_key,
+            knobs=genome.knobs,
+            problem_name=name,
+            buggy_source=problems[name].buggy_source,
+            seed=sample_seed(inputs.config.generation.seed, genome.genome_key, name),
+        )
+        for name in inputs.validation_names
+    ]
+    started = time.perf_counter()
+    with adapters_loaded(generator, store, [genome.adapter_key], adapter_cache):
+        outputs = generator.generate(requests, batch_size=inputs.config.generation.batch_size)
+    return GeneratedCode(
+        genome_key=genome.genome_key,
+        adapter_key=genome.adapter_key,
+        outputs=tuple(PatchOutput.from_dict(o.to_dict()) for o in outputs),
+        seconds=time.perf_counter() - started,
+    )
