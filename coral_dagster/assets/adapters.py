@@ -3,6 +3,7 @@
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue
 
 from coral_dagster.assets.shared import base_model, problems
+from coral_dagster.domain.partition_keys import content_key
 from coral_dagster.domain.planner import Step
 from coral_dagster.orchestration.steps import step_asset
 from coral_dagster.pipeline import layout
@@ -19,7 +20,7 @@ def adapters(
     model_runtime: ModelRuntimeResource,
 ) -> MaterializeResult:
     """Train the adapter of this key on the train split, unless a valid one is already stored."""
-    key = context.partition_key
+    key = content_key(context.partition_key)
     store = artifact_store.store()
     spec = store.read_record(AdapterSpec, key)
     inputs = experiment.inputs()

@@ -18,13 +18,13 @@ def population(
     """Generation 0 from the config's seed; generation N from NSGA-II over N-1's scores."""
     generation = generation_index(context.partition_key)
     built = build_population(experiment.inputs(), generation, artifact_store.store())
-    keys = built.genome_keys  # duplicates: population_has_unique_genomes
+    genomes = built.genomes  # duplicates: population_has_unique_genomes
     return MaterializeResult(
         metadata={
             "generation": generation,
-            "genomes": len(keys),
-            "adapter_count": len({g.adapter_key for g in built.genomes}),
-            "genome_keys": MetadataValue.json(keys),
-            "adapter_keys": MetadataValue.json([g.adapter_key for g in built.genomes]),
+            "genome_count": len(genomes),
+            "adapter_count": len({g.adapter_key for g in genomes}),
+            "genome_partitions": MetadataValue.json([g.partition_key for g in genomes]),
+            "adapter_partitions": MetadataValue.json([g.adapter_partition_key for g in genomes]),
         }
     )

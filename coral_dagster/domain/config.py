@@ -248,6 +248,15 @@ class RetryConfig(_Section):
     max_attempts: int = Field(2, ge=1, description="runs per genome stage before it is failed")
 
 
+class ExecutionConfig(_Section):
+    """How the work is split into runs; changes where work runs, never what it computes, so it
+    is not part of the experiment's identity (``pipeline.inputs.experiment_id``)."""
+
+    genomes_per_run: int = Field(
+        8, ge=1, le=256, description="genome partitions one generate or score run covers"
+    )
+
+
 class Weights(_Section):
     """Objective weights for the overall fitness: non-negative, summing to 1."""
 
@@ -283,6 +292,7 @@ class ExperimentConfig(_Section):
     heldout: HeldoutConfig = HeldoutConfig()
     retries: RetryConfig = RetryConfig()
     weights: Weights = Weights()
+    execution: ExecutionConfig = ExecutionConfig()
 
     @model_validator(mode="after")
     def _elites(self) -> ExperimentConfig:

@@ -13,8 +13,8 @@ has is the orchestration layer's step table (``coral_dagster.orchestration.steps
   ``max_attempts`` times the evolution stops with its error;
 - ``population`` for generation ``gNNNN`` (needs every genome of generation N-1 scored);
 - ``adapter`` for an adapter key needed by an unscored genome and not trained yet;
-- ``generate`` for a genome whose adapter is ready: the patches of its validation problems;
-- ``score`` for a genome whose patches exist: sandboxed tests and objective scores. A genome
+- ``generate`` for genomes whose adapter is ready: the patches of their validation problems;
+- ``score`` for genomes whose patches exist: sandboxed tests and objective scores. A genome
   whose ``adapter``, ``generate`` or ``score`` runs failed ``max_attempts`` times gets a *failure
   record* instead: a ``score`` run that stores fitness 0 with the reason, so the generation
   still completes (its attempts are counted apart, as task ``score-failure``);
@@ -23,12 +23,19 @@ has is the orchestration layer's step table (``coral_dagster.orchestration.steps
 - ``report`` for a generation whose genomes all have scores; the final generation's report
   waits for the held-out evaluation.
 
-Run keys are ``<task>:<partition>:<attempt>``: Dagster drops a run request whose run key it has
-seen, so duplicate ticks or racing planners launch a step once per attempt.
+``generate`` and ``score`` are batched: one run covers up to ``genomes_per_run`` genome
+partitions that are contiguous in the partition set's order (a Dagster partition-range run), so
+the model loads once per batch. A batch's attempt is the highest next attempt of its genomes;
+a genome a batch run failed on counts that failure.
+
+Run keys are ``<task>:<partition>:<attempt>`` (a batch: ``<task>:<first partition>+<n-1>:
+<hash of its partitions>:<attempt>``): Dagster drops a run request whose run key it has seen, so
+duplicate ticks or racing planners launch a step once per attempt.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -46,6 +53,7 @@ class Step(StrEnum):
     REPORT = "report"
 
 
+BATCHED_STEPS = frozenset({Step.GENERATE, Step.SCORE})
 FAILURE_SUFFIX = "-failure"
 SHARED_PARTITION = "__shared__"
 
@@ -72,10 +80,11 @@ def task_name(step: Step, records_failure: bool = False) -> str:
 
 @dataclass(frozen=True)
 class GenomeSlot:
-    """One genome of a generation, as the population artifact lists it."""
+    """One genome of a generation, as the population lists it: its partition key and the
+    partition key of its adapter."""
 
-    genome_key: str
-    adapter_key: str
+    genome: str
+    adapter: str
 
 
 @dataclass(frozen=True)
@@ -105,18 +114,32 @@ class PlannerInput:
     steps: Mapping[tuple[str, str], StepState]  # (task, partition) -> state
     invalid_adapters: frozenset[str] = frozenset()  # materialized but failing their checksum
     stopped_early_after: int | None = None  # generation after which early stopping fired
-    # step -> partition keys that already exist in the step's partition set
-    existing_partitions: Mapping[Step, frozenset[str]] = field(default_factory=dict)
+    # step -> the keys of the step's partition set, in the set's order
+    existing_partitions: Mapping[Step, tuple[str, ...]] = field(default_factory=dict)
+    genomes_per_run: int = 1  # genome partitions one generate/score run covers
 
 
 @dataclass(frozen=True)
 class StepRequest:
     step: Step
-    partition_key: str
+    partitions: tuple[str, ...]  # one, or a batch contiguous in the partition set's order
     attempt: int
     generation: int
     reason: str = ""  # why it runs; for a failure record, the failure stored with the genome
     records_failure: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.partitions:
+            raise ValueError(f"a {self.step} request needs at least one partition")
+        if len(self.partitions) > 1 and self.step not in BATCHED_STEPS:
+            raise ValueError(f"{self.step} runs one partition at a time, got {self.partitions}")
+
+    @property
+    def partition_key(self) -> str:
+        """The partition of a single-partition request (``ValueError`` for a batch)."""
+        if len(self.partitions) != 1:
+            raise ValueError(f"batch request of {len(self.partitions)} partitions has no one key")
+        return self.partitions[0]
 
     @property
     def task(self) -> str:
@@ -124,7 +147,11 @@ class StepRequest:
 
     @property
     def run_key(self) -> str:
-        return f"{self.task}:{self.partition_key}:{self.attempt}"
+        if len(self.partitions) == 1:
+            return f"{self.task}:{self.partitions[0]}:{self.attempt}"
+        digest = hashlib.sha256("\n".join(self.partitions).encode()).hexdigest()[:16]
+        first, more = self.partitions[0], len(self.partitions) - 1
+        return f"{self.task}:{first}+{more}:{digest}:{self.attempt}"
 
 
 @dataclass(frozen=True)
@@ -138,16 +165,35 @@ class Plan:
     progress: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # stage -> (done, total)
 
 
+def _batches(keys: Sequence[str], order: Sequence[str], size: int) -> list[tuple[str, ...]]:
+    """``keys`` cut into runs of at most ``size`` that are contiguous in ``order``."""
+    position = {k: i for i, k in enumerate(order)}
+    missing = [k for k in keys if k not in position]
+    if missing:
+        raise ValueError(f"partitions {missing} are not in the partition set")
+    batches: list[list[str]] = []
+    for key in sorted(keys, key=position.__getitem__):
+        last = batches[-1] if batches else None
+        if last and len(last) < size and position[key] == position[last[-1]] + 1:
+            last.append(key)
+        else:
+            batches.append([key])
+    return [tuple(b) for b in batches]
+
+
 def plan_next(inp: PlannerInput) -> Plan:
     """Return what to launch now. Pure: same input, same plan."""
     add: dict[Step, list[str]] = {Step.ADAPTER: [], Step.GENERATE: [], Step.POPULATION: []}
 
     def ensure(step: Step, key: str) -> None:
-        if key not in inp.existing_partitions.get(step, frozenset()) and key not in add[step]:
+        if key not in inp.existing_partitions.get(step, ()) and key not in add[step]:
             add[step].append(key)
 
     def done(step: Step) -> frozenset[str]:
         return inp.done.get(step, frozenset())
+
+    def state(task: str, key: str) -> StepState:
+        return inp.steps.get((task, key), StepState())
 
     last = inp.generations - 1 if inp.stopped_early_after is None else inp.stopped_early_after
 
@@ -157,7 +203,7 @@ def plan_next(inp: PlannerInput) -> Plan:
         gkey = generation_key(gen)
         if gkey not in done(Step.POPULATION) or gen not in inp.populations:
             break
-        scored = all(s.genome_key in done(Step.SCORE) for s in inp.populations[gen])
+        scored = all(s.genome in done(Step.SCORE) for s in inp.populations[gen])
         if not scored or gkey not in done(Step.REPORT) or gen >= last:
             break
         gen += 1
@@ -184,12 +230,12 @@ def plan_next(inp: PlannerInput) -> Plan:
         step: Step, key: str, reason: str, records_failure: bool = False
     ) -> tuple[StepRequest | None, bool, str | None]:
         """(request or None, in flight?, exhausted error)."""
-        st = inp.steps.get((task_name(step, records_failure), key), StepState())
+        st = state(task_name(step, records_failure), key)
         if st.in_flight:
             return None, True, None
         if st.failures >= inp.max_attempts:
             return None, False, st.last_error or f"{step} {key} failed {st.failures} times"
-        request = StepRequest(step, key, st.next_attempt, gen, reason, records_failure)
+        request = StepRequest(step, (key,), st.next_attempt, gen, reason, records_failure)
         return request, False, None
 
     def single(step: Step, key: str, reason: str, what: str, progress=None) -> Plan:
@@ -215,11 +261,11 @@ def plan_next(inp: PlannerInput) -> Plan:
     failed_adapters: dict[str, str] = {}
 
     for s in slots:
-        ensure(Step.GENERATE, s.genome_key)
-        ensure(Step.ADAPTER, s.adapter_key)
+        ensure(Step.GENERATE, s.genome)
+        ensure(Step.ADAPTER, s.adapter)
 
     # 2. adapters needed by genomes that are not scored yet (deduplicated, in slot order)
-    needed = list(dict.fromkeys(s.adapter_key for s in slots if s.genome_key not in scored))
+    needed = list(dict.fromkeys(s.adapter for s in slots if s.genome not in scored))
     for akey in needed:
         if akey in ready_adapters:
             continue
@@ -232,46 +278,51 @@ def plan_next(inp: PlannerInput) -> Plan:
             requests.append(req)
         waiting += int(flying)
 
-    # 3. genomes: generate, then score, once their adapter is ready; record a failure after
-    #    max attempts of any of their steps
-    for s in slots:
-        if s.genome_key in scored:
+    # 3. genomes: generate, then score, once their adapter is ready (batched); record a failure
+    #    after max attempts of any of their steps
+    ready: dict[Step, list[str]] = {Step.GENERATE: [], Step.SCORE: []}
+    for s in dict((s.genome, s) for s in slots).values():
+        if s.genome in scored:
             continue
-        if s.adapter_key in failed_adapters:
-            failure = f"adapter {s.adapter_key[:12]} failed: {failed_adapters[s.adapter_key]}"
-        elif s.adapter_key not in ready_adapters:
+        if s.adapter in failed_adapters:
+            failure = f"adapter {s.adapter[:40]} failed: {failed_adapters[s.adapter]}"
+        elif s.adapter not in ready_adapters:
             continue
         else:
-            if s.genome_key in done(Step.GENERATE):
-                step, why = Step.SCORE, "patches generated"
-            else:
-                step, why = Step.GENERATE, "adapter ready"
-            req, flying, err = try_step(step, s.genome_key, why)
-            waiting += int(flying)
-            if req:
-                requests.append(req)
-            if not err:
+            step = Step.SCORE if s.genome in done(Step.GENERATE) else Step.GENERATE
+            st = state(str(step), s.genome)
+            if st.in_flight:
+                waiting += 1
                 continue
-            failure = f"{step}: {err}"
-        fail_req, flying, fail_err = try_step(Step.SCORE, s.genome_key, failure, True)
+            if st.failures < inp.max_attempts:
+                ready[step].append(s.genome)
+                continue
+            failure = f"{step}: {st.last_error or f'failed {st.failures} times'}"
+        fail_req, flying, fail_err = try_step(Step.SCORE, s.genome, failure, True)
         waiting += int(flying)
         if fail_err:
             return finish(
-                requests, waiting, error=f"cannot record failure of {s.genome_key}: {fail_err}"
+                requests, waiting, error=f"cannot record failure of {s.genome}: {fail_err}"
             )
         if fail_req:
             requests.append(fail_req)
+    order = [*inp.existing_partitions.get(Step.GENERATE, ()), *add[Step.GENERATE]]
+    for step, keys in ready.items():
+        for batch in _batches(keys, order, inp.genomes_per_run):
+            attempt = max(state(str(step), k).next_attempt for k in batch)
+            why = "patches generated" if step is Step.SCORE else "adapter ready"
+            requests.append(StepRequest(step, batch, attempt, gen, why))
 
     progress = {
         "adapters": (
-            len([k for k in dict.fromkeys(s.adapter_key for s in slots) if k in ready_adapters]),
-            len({s.adapter_key for s in slots}),
+            len([k for k in dict.fromkeys(s.adapter for s in slots) if k in ready_adapters]),
+            len({s.adapter for s in slots}),
         ),
         "patches": (
-            len([s for s in slots if s.genome_key in done(Step.GENERATE) | scored]),
+            len([s for s in slots if s.genome in done(Step.GENERATE) | scored]),
             len(slots),
         ),
-        "scores": (len([s for s in slots if s.genome_key in scored]), len(slots)),
+        "scores": (len([s for s in slots if s.genome in scored]), len(slots)),
     }
     if requests or waiting:
         return finish(requests, waiting, progress=progress)

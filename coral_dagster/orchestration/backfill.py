@@ -52,17 +52,21 @@ class Backfill:
 def missing_partitions(
     instance: DagsterInstance, store: ArtifactStore, generation: int
 ) -> dict[Step, list[str]]:
-    """Of ``generation``: adapter keys without a materialization (``Step.ADAPTER``), and genome
-    keys without scores or scored as failed (``Step.GENERATE``)."""
+    """Of ``generation``: adapter partitions without a materialization (``Step.ADAPTER``), and
+    genome partitions without scores or scored as failed (``Step.GENERATE``)."""
     done = done_steps(instance)
     genomes = load_population(store, generation).genomes
     adapters = list(
-        dict.fromkeys(g.adapter_key for g in genomes if g.adapter_key not in done[Step.ADAPTER])
+        dict.fromkeys(
+            g.adapter_partition_key
+            for g in genomes
+            if g.adapter_partition_key not in done[Step.ADAPTER]
+        )
     )
     unscored = [
-        g.genome_key
+        g.partition_key
         for g in genomes
-        if g.genome_key not in done[Step.SCORE] or store.read_record(Scores, g.genome_key).failed
+        if g.partition_key not in done[Step.SCORE] or store.read_record(Scores, g.genome_key).failed
     ]
     return {Step.ADAPTER: adapters, Step.GENERATE: list(dict.fromkeys(unscored))}
 

@@ -74,6 +74,12 @@ def execute_step(
     return result.success
 
 
+def describe(partitions: tuple[str, ...]) -> str:
+    """``<first partition>`` or ``<first partition> +n`` for a batch."""
+    first = partitions[0] if len(partitions[0]) <= 40 else partitions[0][:40] + "..."
+    return first if len(partitions) == 1 else f"{first} +{len(partitions) - 1}"
+
+
 def plan_once(home: Home, instance: DagsterInstance, config: ExperimentConfig, eid: str) -> Plan:
     plan = plan_next(read_planner_input(instance, home.store(), config, eid))
     add_partitions(home, instance, plan)
@@ -105,13 +111,13 @@ def run_evolution(
             time.sleep(poll_seconds)  # another driver's runs are in flight
             continue
         for request in plan.requests:
-            with store.lock(f"step-{request.task}-{request.partition_key}", home.lock_dir):
+            with store.lock(f"step-{request.run_key.replace(':', '-')}", home.lock_dir):
                 current = plan_once(home, instance, config, eid)
                 if request.run_key not in {r.run_key for r in current.requests}:
                     continue  # another driver did it while we waited
                 progress = " ".join(f"{k} {d}/{t}" for k, (d, t) in current.progress.items())
                 label = f"[{generation_key(request.generation)}]"
-                what = f"{request.task} {request.partition_key[:12]}"
+                what = f"{request.task} {describe(request.partitions)}"
                 echo(f"{label} {progress} | {what} (attempt {request.attempt}) ...")
                 t0 = time.perf_counter()
                 ok = execute_step(defs, instance, request, eid)

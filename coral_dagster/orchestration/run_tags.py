@@ -18,3 +18,7 @@ TAG_PARTITION = "coral/partition"
 TAG_RUN_KEY = "coral/run-key"
 TAG_DRIVER = "coral/driver"  # host:pid:start-time of the `coral evolve` process
 TAG_GENERATION = "coral/generation"
+TAG_BATCH = "coral/batch-size"  # genome partitions a batch run covers
+# Dagster's own tags for a partition-range run (one run over several partitions).
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"

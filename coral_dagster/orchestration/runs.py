@@ -2,8 +2,10 @@
 the liveness of the ``coral evolve`` drivers that own in-process runs.
 
 Every run is a run of the step's job (``STEPS[step].job``) with the step's assets selected, and
-carries the tags ``coral/experiment``, ``coral/step``, ``coral/task``, ``coral/partition``,
-``coral/run-key``, ``coral/generation`` plus the placement tags of the step's compute kind.
+carries the tags ``coral/experiment``, ``coral/step``, ``coral/task``, ``coral/run-key``,
+``coral/generation`` plus the placement tags of the step's compute kind; a single-partition run
+carries ``coral/partition``, a batch Dagster's partition-range tags over its first and last
+partition (and ``coral/batch-size``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from coral_dagster.domain.planner import SHARED_PARTITION, Step, StepRequest
 from coral_dagster.orchestration.placement import run_tags_for
 from coral_dagster.orchestration.run_tags import (
     IN_FLIGHT,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    TAG_BATCH,
     TAG_DRIVER,
     TAG_EXPERIMENT,
     TAG_GENERATION,
@@ -39,10 +44,15 @@ def step_tags(request: StepRequest, experiment_id: str) -> dict[str, str]:
         TAG_EXPERIMENT: experiment_id,
         TAG_STEP: str(request.step),
         TAG_TASK: request.task,
-        TAG_PARTITION: request.partition_key,
         TAG_RUN_KEY: request.run_key,
         TAG_GENERATION: str(request.generation),
     }
+    if len(request.partitions) == 1:
+        tags[TAG_PARTITION] = request.partition_key
+    else:
+        tags[RANGE_START_TAG] = request.partitions[0]
+        tags[RANGE_END_TAG] = request.partitions[-1]
+        tags[TAG_BATCH] = str(len(request.partitions))
     for key, value in run_tags_for(STEPS[request.step].compute).items():
         tags[key] = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     return tags
@@ -57,7 +67,10 @@ def step_run_config(request: StepRequest) -> dict[str, Any]:
 
 
 def partition_of(request: StepRequest) -> str | None:
-    return None if request.partition_key == SHARED_PARTITION else request.partition_key
+    """The run's partition key; None for the shared step and for batches (tagged ranges)."""
+    if len(request.partitions) > 1 or request.partitions[0] == SHARED_PARTITION:
+        return None
+    return request.partitions[0]
 
 
 def asset_selection(step: Step) -> list[AssetKey]:

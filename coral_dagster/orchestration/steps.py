@@ -21,7 +21,7 @@ Every asset of the definitions belongs to exactly one step (a test holds it).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,6 +165,56 @@ def step_asset(step: Step, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]
             group_name=spec.group,
             op_tags=op_tags_for(spec.compute),
             **kwargs,
+        )(fn)
+
+    return decorate
+
+
+def batched_step_asset(
+    step: Step,
+    checks: Sequence[tuple[str, str]] = (),
+    deps: Sequence[Any] = (),
+    max_partitions_per_run: int = 8,
+) -> Callable[[Callable[..., Any]], Any]:
+    """The asset of a batched step (``generate``, ``score``): one run may cover several of its
+    partitions (a partition range), and the function materializes each partition itself.
+
+    A ``multi_asset`` with ``can_subset=True``: it yields an ``AssetMaterialization`` and an
+    ``AssetCheckEvaluation`` per partition (``checks``: ``(name, description)`` of each check)
+    instead of one output for the whole range, so every partition gets its own materialization,
+    metadata and checks, and a partition the function does not materialize stays missing. (The
+    check specs carry no partitions definition, which Dagster 1.13 has only in preview; each
+    evaluation names its partition.) The UI's backfills cut ranges with
+    ``BackfillPolicy.multi_run(max_partitions_per_run)``.
+    """
+    from dagster import AssetCheckSpec, AssetSpec, BackfillPolicy, multi_asset
+
+    from coral_dagster.orchestration.partitions import partitions_def
+    from coral_dagster.orchestration.placement import op_tags_for
+
+    spec = STEPS[step]
+    partitions = partitions_def(spec.partitions)
+
+    def decorate(fn: Callable[..., Any]) -> Any:
+        if fn.__name__ not in spec.assets:
+            raise ValueError(f"asset {fn.__name__!r} is not listed under step {step} ({spec})")
+        return multi_asset(
+            name=fn.__name__,
+            specs=[
+                AssetSpec(
+                    fn.__name__,
+                    deps=list(deps),
+                    partitions_def=partitions,
+                    group_name=spec.group,
+                    description=(fn.__doc__ or "").strip() or None,
+                )
+            ],
+            check_specs=[
+                AssetCheckSpec(name, asset=fn.__name__, description=text) for name, text in checks
+            ],
+            can_subset=True,
+            op_tags=op_tags_for(spec.compute),
+            backfill_policy=BackfillPolicy.multi_run(max_partitions_per_run),
         )(fn)
 
     return decorate

@@ -46,16 +46,10 @@ def adapters_loaded(
             generator.unload_adapter(key)
 
 
-def generate_code(
-    store: ArtifactStore,
-    genome: GenomeRecord,
-    inputs: ExperimentInputs,
-    generator: PatchGenerator,
-    adapter_cache: Path,
-) -> GeneratedCode:
-    """Generate one patch per validation problem with the genome's adapter and cheap knobs."""
+def generation_requests(genome: GenomeRecord, inputs: ExperimentInputs) -> list[GenerationRequest]:
+    """One request per validation problem, seeded per (generation seed, genome key, problem)."""
     problems = inputs.problem_set.problems
-    requests = [
+    return [
         GenerationRequest(
             request_id=f"{genome.genome_key}:{name}",
             adapter_name=genome.adapter_key,
@@ -66,12 +60,44 @@ def generate_code(
         )
         for name in inputs.validation_names
     ]
+
+
+def generate_batch(
+    store: ArtifactStore,
+    genomes: Sequence[GenomeRecord],
+    inputs: ExperimentInputs,
+    generator: PatchGenerator,
+    adapter_cache: Path,
+) -> list[GeneratedCode]:
+    """Patches of several genomes decoded together in mixed-adapter batches (one model, each
+    genome's own adapter, knobs and seeds): a genome's text is the same as if it ran alone.
+    ``seconds`` of each result is its share of the batch's wall time."""
+    requests = [r for g in genomes for r in generation_requests(g, inputs)]
     started = time.perf_counter()
-    with adapters_loaded(generator, store, [genome.adapter_key], adapter_cache):
+    with adapters_loaded(generator, store, [g.adapter_key for g in genomes], adapter_cache):
         outputs = generator.generate(requests, batch_size=inputs.config.generation.batch_size)
-    return GeneratedCode(
-        genome_key=genome.genome_key,
-        adapter_key=genome.adapter_key,
-        outputs=tuple(PatchOutput.from_dict(o.to_dict()) for o in outputs),
-        seconds=time.perf_counter() - started,
-    )
+    share = (time.perf_counter() - started) / max(len(genomes), 1)
+    per_genome = len(inputs.validation_names)
+    return [
+        GeneratedCode(
+            genome_key=g.genome_key,
+            adapter_key=g.adapter_key,
+            outputs=tuple(
+                PatchOutput.from_dict(o.to_dict())
+                for o in outputs[i * per_genome : (i + 1) * per_genome]
+            ),
+            seconds=share,
+        )
+        for i, g in enumerate(genomes)
+    ]
+
+
+def generate_code(
+    store: ArtifactStore,
+    genome: GenomeRecord,
+    inputs: ExperimentInputs,
+    generator: PatchGenerator,
+    adapter_cache: Path,
+) -> GeneratedCode:
+    """One genome's patches: ``generate_batch`` of one."""
+    return generate_batch(store, [genome], inputs, generator, adapter_cache)[0]

@@ -98,8 +98,9 @@ def load_inputs(config: ExperimentConfig) -> ExperimentInputs:
 
 
 def experiment_id(config: ExperimentConfig) -> str:
-    """Short content hash of the full config: tags every run of one experiment."""
-    return content_hash(config.model_dump(mode="json"))[:16]
+    """Short content hash of the config without its ``execution`` section (which changes where
+    work runs, not what it computes): tags every run of one experiment."""
+    return content_hash(config.model_dump(mode="json", exclude={"execution"}))[:16]
 
 
 def key_context(config: ExperimentConfig) -> KeyContext:

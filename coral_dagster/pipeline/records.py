@@ -17,6 +17,7 @@ from coral_dagster.benchmark.evaluator import CandidateResult
 from coral_dagster.domain.config import OBJECTIVES
 from coral_dagster.domain.genome import CASeed, CheapKnobs, Genome, HeavyGenes
 from coral_dagster.domain.heldout import Comparison, MethodSummary
+from coral_dagster.domain.partition_keys import adapter_partition_key, genome_partition_key
 from coral_dagster.domain.records import KeyContext
 from coral_dagster.pipeline import layout
 
@@ -139,6 +140,15 @@ class GenomeRecord:
 
     def genome(self) -> Genome:
         return Genome(seed=self.seed, genes=self.genes)
+
+    @property
+    def partition_key(self) -> str:
+        """The readable genome partition key (``domain.partition_keys``)."""
+        return genome_partition_key(self.genome_key, self.genes, self.knobs)
+
+    @property
+    def adapter_partition_key(self) -> str:
+        return adapter_partition_key(self.adapter_key, self.genes)
 
     def to_dict(self) -> dict[str, Any]:
         return {

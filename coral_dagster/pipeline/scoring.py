@@ -7,6 +7,8 @@ every retry is recorded as failed: fitness 0 and every objective 0, with the rea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from coral_dagster.benchmark.evaluator import Evaluator
 from coral_dagster.domain.config import OBJECTIVES, Weights
 from coral_dagster.domain.scoring import fitness, mean_objectives
@@ -15,18 +17,34 @@ from coral_dagster.pipeline.records import GeneratedCode, Scores
 
 def score_generated(generated: GeneratedCode, weights: Weights, evaluator: Evaluator) -> Scores:
     """Run every generated program's tests in the sandbox; objectives are means over problems."""
-    results = evaluator.evaluate_many([(o.problem_name, o.program) for o in generated.outputs])
-    objectives = mean_objectives([r.objectives for r in results])
-    return Scores(
-        genome_key=generated.genome_key,
-        failed=False,
-        reason="",
-        objectives=objectives,
-        fitness=fitness(objectives, weights),
-        passed=sum(r.passed for r in results),
-        total=sum(r.total for r in results),
-        results=tuple(results),
-    )
+    return score_batch([generated], weights, evaluator)[0]
+
+
+def score_batch(
+    batch: Sequence[GeneratedCode], weights: Weights, evaluator: Evaluator
+) -> list[Scores]:
+    """Scores of several genomes; all their programs go through the evaluator in one call (its
+    sandbox workers run them in parallel)."""
+    items = [(o.problem_name, o.program) for g in batch for o in g.outputs]
+    results = evaluator.evaluate_many(items)
+    scores, start = [], 0
+    for generated in batch:
+        mine = results[start : start + len(generated.outputs)]
+        start += len(generated.outputs)
+        objectives = mean_objectives([r.objectives for r in mine])
+        scores.append(
+            Scores(
+                genome_key=generated.genome_key,
+                failed=False,
+                reason="",
+                objectives=objectives,
+                fitness=fitness(objectives, weights),
+                passed=sum(r.passed for r in mine),
+                total=sum(r.total for r in mine),
+                results=tuple(mine),
+            )
+        )
+    return scores
 
 
 def failed_scores(genome_key: str, reason: str) -> Scores:

@@ -16,9 +16,19 @@ def _resolved(spec: str, cache_dir: str) -> ResolvedBaseModel:
     return resolve_base_model(spec, Path(cache_dir))
 
 
+_LOADS: list[str] = []  # one entry per base model loaded by this process
+
+
 @lru_cache(maxsize=2)
 def _generator(resolved: ResolvedBaseModel, device: str, dtype: str) -> PatchGenerator:
+    _LOADS.append(resolved.model_id)
     return PatchGenerator(resolved, device=device, dtype=dtype)
+
+
+def model_loads() -> int:
+    """How many times this process loaded a base model for generation (a run reuses the loaded
+    model of an earlier run in the same process)."""
+    return len(_LOADS)
 
 
 class ModelRuntimeResource(ConfigurableResource):

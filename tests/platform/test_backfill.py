@@ -30,8 +30,8 @@ def test_backfill_targets_the_generations_missing_partitions(
             assert run_step(home, instance, request, eid)
     genomes = load_population(home.store(), 0).genomes
     missing = missing_partitions(instance, home.store(), 0)
-    assert missing[Step.GENERATE] == [g.genome_key for g in genomes]
-    assert set(missing[Step.ADAPTER]) == {g.adapter_key for g in genomes}
+    assert missing[Step.GENERATE] == [g.partition_key for g in genomes]
+    assert set(missing[Step.ADAPTER]) == {g.adapter_partition_key for g in genomes}
 
     launched = launch_generation_backfill(instance, home.store(), 0, eid, home.path)
     assert [b.job for b in launched] == ["coral_adapters", "coral_genomes"]

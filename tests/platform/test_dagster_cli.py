@@ -87,8 +87,8 @@ def test_materialize_a_genome_partition(
     home = tmp_path / "home"
     shutil.copytree(finished_home, home)
     store = Home(home).store()
-    genome_key = store.read_record(Population, 0).genome_keys[0]
-    before = store.read_record(Scores, genome_key)
+    genome = store.read_record(Population, 0).genomes[0]
+    before = store.read_record(Scores, genome.genome_key)
     out = subprocess.run(
         [
             *DAGSTER,
@@ -99,7 +99,7 @@ def test_materialize_a_genome_partition(
             "--select",
             asset,
             "--partition",
-            genome_key,
+            genome.partition_key,
         ],
         capture_output=True,
         text=True,
@@ -107,6 +107,6 @@ def test_materialize_a_genome_partition(
         env=dagster_env(home, model_cache),
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    after = store.read_record(Scores, genome_key)
+    after = store.read_record(Scores, genome.genome_key)
     assert after.objectives.keys() == before.objectives.keys()
     assert after.passed == before.passed

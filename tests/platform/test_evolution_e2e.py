@@ -91,7 +91,14 @@ def test_dagster_runs_are_tagged_by_step(finished_home: Path):
     assert steps["population"] == 2
     assert steps["report"] == 2
     assert steps["heldout"] == 1
-    assert steps["generate"] >= 4 and steps["score"] == steps["generate"]
+    # Batched: one generate and one score run per generation (4 genomes <= genomes_per_run).
+    assert steps["generate"] == 2 and steps["score"] == 2
+    batches = [
+        int(r.dagster_run.tags["coral/batch-size"])
+        for r in instance.get_run_records()
+        if r.dagster_run.tags.get("coral/step") == "generate"
+    ]
+    assert batches[0] == 4 and batches[1] < 4  # generation 1's elite is not generated again
     assert all(r.dagster_run.is_success for r in instance.get_run_records())
     jobs = {r.dagster_run.job_name for r in instance.get_run_records()}
     assert jobs == {"coral_shared", "coral_generations", "coral_adapters", "coral_genomes"}

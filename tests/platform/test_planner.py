@@ -21,6 +21,7 @@ def state(done=None, populations=None, steps=None, generations=2, shared=True, *
     facts = {Step.SHARED: frozenset({SHARED_PARTITION} if shared else set())}
     for step, keys in (done or {}).items():
         facts[step] = frozenset(keys)
+    kw.setdefault("genomes_per_run", 1)
     return PlannerInput(
         generations=generations,
         max_attempts=2,
@@ -32,7 +33,9 @@ def state(done=None, populations=None, steps=None, generations=2, shared=True, *
 
 
 def steps_of(plan):
-    return [(r.task, r.partition_key) for r in plan.requests]
+    return [
+        (r.task, r.partitions[0] if len(r.partitions) == 1 else r.partitions) for r in plan.requests
+    ]
 
 
 def test_shared_stages_come_first():
@@ -62,7 +65,7 @@ def test_adapters_are_deduplicated_and_genome_partitions_added():
 
 
 def test_existing_partitions_are_not_added_again():
-    existing = {Step.GENERATE: frozenset({"ga", "gb", "gc"}), Step.ADAPTER: frozenset({"a1", "a2"})}
+    existing = {Step.GENERATE: ("ga", "gb", "gc"), Step.ADAPTER: ("a1", "a2")}
     plan = plan_next(state({Step.POPULATION: {"g0000"}}, {0: SLOTS}, existing_partitions=existing))
     assert plan.add_partitions == {}
 
@@ -75,7 +78,7 @@ def test_genomes_generate_once_their_adapter_is_ready():
 def test_generated_genome_is_scored():
     done = {Step.POPULATION: {"g0000"}, Step.ADAPTER: {"a1", "a2"}, Step.GENERATE: {"ga"}}
     plan = plan_next(state(done, {0: SLOTS}))
-    assert steps_of(plan) == [("score", "ga"), ("generate", "gb"), ("generate", "gc")]
+    assert steps_of(plan) == [("generate", "gb"), ("generate", "gc"), ("score", "ga")]
     assert plan.progress["patches"] == (1, 3)
 
 
@@ -216,3 +219,73 @@ def test_done_partitions_are_never_requested(adapters, generated, scored, second
     for r in plan.requests:
         assert r.partition_key not in done.get(r.step, set()), (r, done)
     assert len({r.run_key for r in plan.requests}) == len(plan.requests)
+
+
+ORDER = ("gx", "ga", "gb", "gc", "gd")  # the genome partition set, in order
+
+
+def test_genomes_are_batched_in_contiguous_runs_of_the_partition_order():
+    slots = [GenomeSlot("ga", "a1"), GenomeSlot("gb", "a1"), GenomeSlot("gc", "a1")]
+    done = {Step.POPULATION: {"g0000"}, Step.ADAPTER: {"a1"}}
+    plan = plan_next(
+        state(done, {0: slots}, existing_partitions={Step.GENERATE: ORDER}, genomes_per_run=8)
+    )
+    (request,) = plan.requests
+    assert request.step is Step.GENERATE and request.partitions == ("ga", "gb", "gc")
+    assert request.run_key.startswith("generate:ga+2:") and request.run_key.endswith(":1")
+    # A batch is cut at genomes_per_run and wherever the partition order has a gap (gb done).
+    done[Step.GENERATE] = {"gb"}
+    plan = plan_next(
+        state(done, {0: slots}, existing_partitions={Step.GENERATE: ORDER}, genomes_per_run=8)
+    )
+    assert sorted((r.task, r.partitions) for r in plan.requests) == [
+        ("generate", ("ga",)),
+        ("generate", ("gc",)),
+        ("score", ("gb",)),
+    ]
+    plan = plan_next(
+        state(
+            {Step.POPULATION: {"g0000"}, Step.ADAPTER: {"a1"}},
+            {0: slots},
+            existing_partitions={Step.GENERATE: ORDER},
+            genomes_per_run=2,
+        )
+    )
+    assert [r.partitions for r in plan.requests] == [("ga", "gb"), ("gc",)]
+
+
+def test_a_batch_retries_with_the_highest_attempt_of_its_genomes():
+    slots = [GenomeSlot("ga", "a1"), GenomeSlot("gb", "a1")]
+    done = {Step.POPULATION: {"g0000"}, Step.ADAPTER: {"a1"}}
+    steps = {("generate", "gb"): StepState(failures=1, finished=1)}
+    plan = plan_next(
+        state(
+            done, {0: slots}, steps, existing_partitions={Step.GENERATE: ORDER}, genomes_per_run=4
+        )
+    )
+    (request,) = plan.requests
+    assert request.partitions == ("ga", "gb") and request.attempt == 2
+
+
+def test_a_genome_in_flight_is_left_out_of_new_batches():
+    slots = [GenomeSlot("ga", "a1"), GenomeSlot("gb", "a1"), GenomeSlot("gc", "a1")]
+    done = {Step.POPULATION: {"g0000"}, Step.ADAPTER: {"a1"}}
+    steps = {("generate", "gb"): StepState(in_flight=True)}
+    plan = plan_next(
+        state(
+            done, {0: slots}, steps, existing_partitions={Step.GENERATE: ORDER}, genomes_per_run=4
+        )
+    )
+    assert [r.partitions for r in plan.requests] == [("ga",), ("gc",)]
+    assert plan.waiting == 1
+
+
+def test_only_batched_steps_take_several_partitions():
+    import pytest
+
+    from coral_dagster.domain.planner import StepRequest
+
+    with pytest.raises(ValueError, match="one partition at a time"):
+        StepRequest(Step.ADAPTER, ("a1", "a2"), 1, 0)
+    with pytest.raises(ValueError, match="has no one key"):
+        _ = StepRequest(Step.SCORE, ("ga", "gb"), 1, 0).partition_key

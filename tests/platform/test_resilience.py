@@ -12,6 +12,7 @@ from pathlib import Path
 
 from platform_helpers import evolve, materialization_counts, run_step, write_config
 
+from coral_dagster.domain.partition_keys import content_key
 from coral_dagster.domain.planner import Step
 from coral_dagster.orchestration.driver import plan_once
 from coral_dagster.orchestration.home import Home, prepare_home
@@ -124,7 +125,9 @@ def test_corrupted_adapter_is_detected_and_retrained(
         for r in plan.requests:
             assert run_step(home, instance, r, eid)
     victim = adapter_steps[0].partition_key
-    weights = Path(store.path(layout.adapter_dir(victim), "adapter_model.safetensors").path)
+    weights = Path(
+        store.path(layout.adapter_dir(content_key(victim)), "adapter_model.safetensors").path
+    )
     data = bytearray(weights.read_bytes())
     data[-5] ^= 0xFF
     weights.write_bytes(bytes(data))
@@ -132,6 +135,6 @@ def test_corrupted_adapter_is_detected_and_retrained(
     plan = plan_once(home, instance, cfg, eid)
     assert ("adapter", victim) in [(r.step, r.partition_key) for r in plan.requests]
     evolve(home)
-    assert store.is_valid_dir(layout.adapter_dir(victim))
+    assert store.is_valid_dir(layout.adapter_dir(content_key(victim)))
     trained = Counter(line["adapter_key"] for line in store.read_lines(layout.TRAINING_LOG))
-    assert trained[victim] == 2  # trained, corrupted, retrained
+    assert trained[content_key(victim)] == 2  # trained, corrupted, retrained
