@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,14 +25,16 @@ from coral_dagster.benchmark.evaluator import Evaluator
 from coral_dagster.domain.genome import CheapKnobs, HeavyGenes
 from coral_dagster.domain.hashing import adapter_key as make_adapter_key
 from coral_dagster.domain.heldout import compare_methods, summarize_method
-from coral_dagster.model.base_model import ResolvedBaseModel
-from coral_dagster.model.generation import GenerationRequest, PatchGenerator
 from coral_dagster.pipeline.adapters import ensure_adapter
 from coral_dagster.pipeline.generation import adapters_loaded, sample_seed
 from coral_dagster.pipeline.inputs import ExperimentInputs
 from coral_dagster.pipeline.records import HeldoutResult, Population, TopGenome
 from coral_dagster.pipeline.statistics import genome_table, pareto_front
 from coral_dagster.pipeline.store import ArtifactStore
+
+if TYPE_CHECKING:  # the model layer is imported where used (fast start of model-free runs)
+    from coral_dagster.model.base_model import ResolvedBaseModel
+    from coral_dagster.model.generation import PatchGenerator
 
 NEUTRAL = {"temperature": 0.7, "top_p": 0.9, "top_k": 50, "repetition_penalty": 1.1}
 STANDARD_LORA = HeavyGenes(
@@ -71,6 +74,8 @@ def evaluate_heldout(
     device: str = "auto",
 ) -> HeldoutResult:
     """Evaluate every method on the test split; returns summaries and paired comparisons."""
+    from coral_dagster.model.generation import GenerationRequest
+
     config = inputs.config
     n = config.heldout.samples_per_problem
     best = top_genomes(store, generation, config.heldout.top_genomes)

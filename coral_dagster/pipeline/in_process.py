@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from coral_dagster.benchmark.evaluator import Evaluator
-from coral_dagster.model.base_model import ResolvedBaseModel
-from coral_dagster.model.generation import PatchGenerator
 from coral_dagster.pipeline.adapters import ensure_adapter
 from coral_dagster.pipeline.generation import generate_code
 from coral_dagster.pipeline.inputs import ExperimentInputs
@@ -20,6 +19,10 @@ from coral_dagster.pipeline.population import build_population
 from coral_dagster.pipeline.records import GeneratedCode, GenomeRecord, Scores
 from coral_dagster.pipeline.scoring import score_generated
 from coral_dagster.pipeline.store import ArtifactStore
+
+if TYPE_CHECKING:
+    from coral_dagster.model.base_model import ResolvedBaseModel
+    from coral_dagster.model.generation import PatchGenerator
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dagster import ConfigurableResource
 
 from coral_dagster.model.base_model import ResolvedBaseModel, resolve_base_model
-from coral_dagster.model.generation import PatchGenerator
+
+if TYPE_CHECKING:  # torch/peft load only in runs that generate (fast start of the others)
+    from coral_dagster.model.generation import PatchGenerator
 
 
 @lru_cache(maxsize=4)
@@ -21,6 +24,8 @@ _LOADS: list[str] = []  # one entry per base model loaded by this process
 
 @lru_cache(maxsize=2)
 def _generator(resolved: ResolvedBaseModel, device: str, dtype: str) -> PatchGenerator:
+    from coral_dagster.model.generation import PatchGenerator
+
     _LOADS.append(resolved.model_id)
     return PatchGenerator(resolved, device=device, dtype=dtype)
 

@@ -16,6 +16,8 @@ from dagster import (
     SkipReason,
     sensor,
 )
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from coral_dagster.domain.planner import generation_key, plan_next
 from coral_dagster.orchestration.facts import read_planner_input
@@ -25,9 +27,17 @@ from coral_dagster.orchestration.runs import run_request_for
 from coral_dagster.resources import ArtifactStoreResource, ExperimentResource
 
 
+class SensorEnv(BaseSettings):
+    """``CORAL_SENSOR_INTERVAL_SECONDS``: the least time between two ticks (default 15 s)."""
+
+    model_config = SettingsConfigDict(env_prefix="CORAL_SENSOR_", extra="ignore")
+
+    interval_seconds: int = Field(15, ge=1, le=3600)
+
+
 @sensor(
     name="evolution_sensor",
-    minimum_interval_seconds=15,
+    minimum_interval_seconds=SensorEnv().interval_seconds,
     default_status=DefaultSensorStatus.STOPPED,
     jobs=ALL_JOBS,
     description="Plans and launches the next steps of the evolution.",

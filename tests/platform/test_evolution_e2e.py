@@ -10,6 +10,7 @@ from pathlib import Path
 
 from platform_helpers import evolve, materialization_counts
 
+from coral_dagster.domain.partition_keys import content_key
 from coral_dagster.orchestration.home import Home
 from coral_dagster.pipeline import layout
 from coral_dagster.pipeline.population import load_population
@@ -45,7 +46,7 @@ def test_every_partition_materialized_once_and_every_adapter_trained_once(finish
     assert trained and max(trained.values()) == 1
     # Every adapter materialized by the evolution was trained exactly once (plus the held-out
     # standard LoRA, trained outside the adapters partitions).
-    materialized_adapters = {k[1] for k in counts if k[0] == "adapters"}
+    materialized_adapters = {content_key(k[1]) for k in counts if k[0] == "adapters"}
     assert materialized_adapters <= set(trained)
 
 
@@ -95,7 +96,7 @@ def test_dagster_runs_are_tagged_by_step(finished_home: Path):
     assert steps["generate"] == 2 and steps["score"] == 2
     batches = [
         int(r.dagster_run.tags["coral/batch-size"])
-        for r in instance.get_run_records()
+        for r in sorted(instance.get_run_records(), key=lambda r: r.create_timestamp)
         if r.dagster_run.tags.get("coral/step") == "generate"
     ]
     assert batches[0] == 4 and batches[1] < 4  # generation 1's elite is not generated again

@@ -133,7 +133,7 @@ def test_corrupted_adapter_is_detected_and_retrained(
     weights.write_bytes(bytes(data))
 
     plan = plan_once(home, instance, cfg, eid)
-    assert ("adapter", victim) in [(r.step, r.partition_key) for r in plan.requests]
+    assert ("adapter", (victim,)) in [(r.step, r.partitions) for r in plan.requests]
     evolve(home)
     assert store.is_valid_dir(layout.adapter_dir(content_key(victim)))
     trained = Counter(line["adapter_key"] for line in store.read_lines(layout.TRAINING_LOG))
