@@ -29,7 +29,8 @@ Operators (``OPERATORS``, in the order candidates are listed):
                     ``& | ^ << >>``); ``and`` <-> ``or``
 ``swap``            two positional call arguments, two tuple elements, the operands of a binary
                     operator or of a single comparison exchanged
-``literal``         wrong return/initial value: ``True`` <-> ``False``; ``None`` -> ``0``, ``[]``;
+``literal``         wrong return/initial value: ``True`` <-> ``False``; ``None`` -> ``0``, ``[]``
+                    (not as an operand of ``is``, where Python warns of a literal);
                     ``[]`` -> ``[[]]``, ``None``, ``[v]`` for each variable ``v`` in scope;
                     ``[[]]`` -> ``[]``; ``[x]`` -> ``[]``
 ``builtin``         ``any`` <-> ``all``, ``min`` <-> ``max`` (called names)
@@ -430,7 +431,10 @@ def _literal(site: _Site, ctx: _Context) -> list[ast.AST]:
     if isinstance(node, ast.Constant) and isinstance(node.value, bool):
         return [ast.Constant(not node.value)]
     if isinstance(node, ast.Constant) and node.value is None:
-        return [ast.Constant(0), ast.List([], ast.Load())]
+        identity = isinstance(site.parent, ast.Compare) and any(
+            isinstance(op, (ast.Is, ast.IsNot)) for op in site.parent.ops
+        )
+        return [] if identity else [ast.Constant(0), ast.List([], ast.Load())]
     if isinstance(node, ast.List) and isinstance(node.ctx, ast.Load):
         if not node.elts:
             out: list[ast.AST] = [ast.List([ast.List([], ast.Load())], ast.Load())]

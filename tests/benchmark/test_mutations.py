@@ -111,6 +111,7 @@ def texts(source: str, lineno: int, operator: str) -> list[str]:
         ("def f(n):\n    return []\n", 2, "literal", ["return [[]]", "return None", "return [n]"]),
         ("def f(n):\n    x = None\n    return x\n", 2, "literal", ["x = 0", "x = []"]),
         ("def f():\n    return True\n", 2, "literal", ["return False"]),
+        ("def f(x):\n    return x is None\n", 2, "literal", []),
         (
             "def f(xs):\n    return any(x > 0 for x in xs)\n",
             2,
