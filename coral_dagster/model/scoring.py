@@ -176,18 +176,26 @@ def score_line_candidates(
     return score_responses(generator, prompt, responses, adapter_name, batch_size)
 
 
-def draw_candidates(scores: Sequence[float], knobs: CheapKnobs, n: int, seed: int) -> list[int]:
+def draw_candidates(
+    scores: Sequence[float], knobs: CheapKnobs, n: int, seed: int, distinct: bool = False
+) -> list[int]:
     """``n`` candidate indices drawn from ``scores`` (log-likelihoods, higher is better) with
     a genome's cheap knobs.
 
-    - ``do_sample`` False: greedy, the argmax (lowest index among ties) ``n`` times.
-    - else, with ``T = temperature``: ``z_i = s_i / T``; keep the ``top_k`` highest ``z``
-      (``top_k = 0``: all), ranked by ``z`` descending (ties: lower index first);
-      ``p_i = exp(z_i) / sum_kept exp(z_j)``; nucleus: drop every candidate whose better-ranked
-      candidates already hold mass >= ``top_p``; renormalise; then ``n`` i.i.d. draws (with
-      replacement, as ``n`` sampled generations would be) by
-      ``numpy.random.default_rng(seed).choice``.
+    Ranking: with ``T = temperature``, ``z_i = s_i / T``; candidates ranked by ``z``
+    descending, ties by lower index. The pool is the ``top_k`` best (``top_k = 0``: all); over
+    it ``p_i = exp(z_i) / sum_pool exp(z_j)``; nucleus: drop every candidate whose better-ranked
+    candidates already hold mass >= ``top_p``, then renormalise.
 
+    - ``do_sample`` False (greedy): the best candidate ``n`` times; with ``distinct``, the
+      ``n`` best (the ranking's head).
+    - sampling: ``n`` i.i.d. draws from ``p`` (with replacement, as ``n`` sampled generations
+      would be) by ``numpy.random.default_rng(seed).choice``; with ``distinct``, ``n`` draws
+      *without* replacement by the Gumbel-top-k trick: the ``n`` largest
+      ``log p_i + g_i``, ``g_i ~ Gumbel(0, 1)`` from ``default_rng(seed)`` (each next draw is
+      proportional to ``p`` over the candidates not drawn yet).
+
+    With ``distinct`` fewer than ``n`` indices come back when the pool is smaller.
     ``repetition_penalty`` and ``max_new_tokens`` play no part in choosing among whole
     candidates. Raises ``ValueError`` for no candidates, ``n < 0``, a non-finite score or
     knobs that decoding would reject.
@@ -201,6 +209,8 @@ def draw_candidates(scores: Sequence[float], knobs: CheapKnobs, n: int, seed: in
         raise ValueError("draw_candidates: scores must be finite")
     validate_knobs("draw_candidates", knobs)
     if not knobs.do_sample:
+        if distinct:
+            return sorted(range(len(values)), key=lambda i: (-values[i], i))[:n]
         return [int(np.argmax(values))] * n
     z = values / knobs.temperature
     ranked = sorted(range(len(z)), key=lambda i: (-z[i], i))
@@ -213,5 +223,11 @@ def draw_candidates(scores: Sequence[float], knobs: CheapKnobs, n: int, seed: in
     keep = mass_before < knobs.top_p
     probs = np.where(keep, probs, 0.0)
     probs /= probs.sum()
-    draws = np.random.default_rng(seed).choice(len(ranked), size=n, p=probs)
+    rng = np.random.default_rng(seed)
+    if distinct:
+        pool = np.flatnonzero(probs > 0)
+        keys = np.log(probs[pool]) + rng.gumbel(size=len(pool))
+        order = pool[np.argsort(-keys, kind="stable")]
+        return [ranked[int(i)] for i in order[:n]]
+    draws = rng.choice(len(ranked), size=n, p=probs)
     return [ranked[int(d)] for d in draws]

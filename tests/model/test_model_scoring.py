@@ -153,6 +153,21 @@ def test_top_k_and_top_p_cut_the_tail() -> None:
     assert set(draw_candidates(scores, knobs(top_p=0.5), 100, seed=0)) == {0}
 
 
+def test_distinct_draws_never_repeat_and_follow_the_ranking() -> None:
+    scores = [-2.0, -0.5, -1.0, -3.0]
+    assert draw_candidates(scores, knobs(sample=False), 3, seed=0, distinct=True) == [1, 2, 0]
+    drawn = draw_candidates(scores, knobs(), 10, seed=5, distinct=True)
+    assert sorted(drawn) == [0, 1, 2, 3]  # the whole pool, each once
+    assert drawn == draw_candidates(scores, knobs(), 10, seed=5, distinct=True)
+    assert draw_candidates(scores, knobs(top_k=2), 10, seed=5, distinct=True) in ([1, 2], [2, 1])
+    # the first distinct draw is distributed as one ordinary draw: p = (1/4, 3/4)
+    two = [0.0, math.log(3.0)]
+    firsts = Counter(
+        draw_candidates(two, knobs(), 2, seed=s, distinct=True)[0] for s in range(8000)
+    )
+    assert firsts[1] / 8000 == pytest.approx(0.75, abs=0.02)
+
+
 def test_bad_draws_are_refused() -> None:
     with pytest.raises(ValueError, match="no candidates"):
         draw_candidates([], knobs(), 1, seed=0)
