@@ -11,6 +11,7 @@ of knapsack/levenshtein that time out for the correct program too are not requir
 
 Rows of the table:
 
+- oracle: the oracle hunk itself applied (must fix all 40: checks localisation and patching);
 - ceiling: bugs with at least one fixing candidate, and candidates per bug (mean/max);
 - chance: ``--samples`` candidates drawn uniformly (with replacement, and distinct): with a few
   dozen candidates per line, 20 draws nearly enumerate them, so this is the bar to beat;
@@ -46,7 +47,7 @@ import torch
 from coral_dagster.benchmark.evaluator import Evaluator
 from coral_dagster.benchmark.localization import Hunk, oracle_hunks
 from coral_dagster.benchmark.mutations import LineEdit, insertion_edits, line_edits
-from coral_dagster.benchmark.patches import apply_lines, try_patch
+from coral_dagster.benchmark.patches import apply_hunk, apply_lines, try_patch
 from coral_dagster.benchmark.problems import Problem, ProblemSet, load_problem_set
 from coral_dagster.domain.config import SandboxConfig
 from coral_dagster.domain.genome import CheapKnobs
@@ -320,12 +321,20 @@ def main() -> int:
     timings["ceiling tests"] = time.perf_counter() - start
     counts = [len(b.candidates) for b in bugs]
     reachable = [b.name for b in bugs if any(b.fixes)]
+    oracle_fixed = oracle.fixes(
+        [(b.name, apply_hunk(b.problem.buggy_source, b.hunk)) for b in bugs]
+    )
     rows: list[dict] = [
+        {
+            "method": "oracle hunk applied (the localisation's own check)",
+            "fixed": [b.name for b, ok in zip(bugs, oracle_fixed, strict=True) if ok],
+            "note": "all oracle diffs are one hunk of one line",
+        },
         {
             "method": "ceiling: some edit candidate fixes",
             "fixed": reachable,
             "note": f"candidates per bug mean {sum(counts) / len(counts):.1f}, max {max(counts)}",
-        }
+        },
     ]
     rows += uniform_rows(bugs, args.samples, args.seed)
     log(f"ceiling {len(reachable)}/{len(bugs)} ({timings['ceiling tests']:.0f} s)")

@@ -24,7 +24,8 @@ Operators (``OPERATORS``, in the order candidates are listed):
 ``off_by_one``      int constant ``c`` -> ``c + 1``, ``c - 1``; a value expression ``e`` (name,
                     subscript, call, attribute, arithmetic) in an index, slice, call argument,
                     operand or right-hand side -> ``e + 1``, ``e - 1``; ``e + 1``/``e - 1``/
-                    ``1 + e`` -> ``e``
+                    ``1 + e`` -> ``e`` (an existing offset ``e + c`` is not offset again,
+                    its ``c`` changes instead, never to ``0``)
 ``arithmetic``      one binary/augmented operator -> another of its group (``+ - * / // % **``;
                     ``& | ^ << >>``); ``and`` <-> ``or``
 ``swap``            two positional call arguments, two tuple elements, the operands of a binary
@@ -43,10 +44,16 @@ Operators (``OPERATORS``, in the order candidates are listed):
                     the enclosing functions, comprehension targets of the line, module-level
                     assignments); ``None``/``True``/``False`` -> a variable in scope
 ``expression``      a subscript or attribute expression -> another one used in the same
-                    function (``d[u, v]`` -> ``w[v]``)
+                    top-level function, methods excepted (``d[u, v]`` -> ``w[v]``)
 ``delete``          a one-line expression/assignment statement deleted (injector only; its
                     block keeps at least one statement)
 ==================  ==========================================================================
+
+Missing lines (``insertion_edits``): the candidates for a line inserted at a place are the
+one-line expression/assignment statements of the function around it, copied verbatim and
+with every single edit above: the mechanical inverse of ``delete``, which covers a missing
+line that repeats or adapts a statement of the function (``lines.append(line)`` ->
+``lines.append(text)``) and nothing else (a call never made in the function is out of reach).
 
 Everything is a pure function of the source text: the same input gives the same list in the
 same order (sites in AST pre-order, alternatives in the tables' order). ``sample_mutants``
