@@ -38,12 +38,14 @@ from transformers import DynamicCache
 from coral_dagster.domain.genome import CheapKnobs
 from coral_dagster.model.base_model import ResolvedBaseModel, load_model_and_tokenizer
 from coral_dagster.model.extraction import extract_program
-from coral_dagster.model.prompts import encode_prompt
+from coral_dagster.model.prompts import LineTask, encode_line_prompt, encode_prompt
 
 __all__ = [
     "BASE_ADAPTER",
     "GenerationOutput",
     "GenerationRequest",
+    "LineOutput",
+    "LineRequest",
     "PatchGenerator",
     "next_tokens",
     "plan_batches",
@@ -80,6 +82,34 @@ class GenerationOutput:
     problem_name: str
     raw_text: str
     program: str | None
+    prompt_tokens: int
+    new_tokens: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    """Generate one ``line``-format answer to ``task`` (``prompts.LineTask``) with an adapter
+    (``None``: the bare base model) and knobs; ``seed`` seeds this row's sampler."""
+
+    request_id: str
+    adapter_name: str | None
+    knobs: CheapKnobs
+    task: LineTask
+    seed: int
+
+
+@dataclass
+class LineOutput:
+    """One ``LineRequest``'s raw answer (parse it with ``benchmark.patches``); counts and
+    seconds as in ``GenerationOutput``."""
+
+    request_id: str
+    problem_name: str
+    raw_text: str
     prompt_tokens: int
     new_tokens: int
     seconds: float
@@ -283,6 +313,72 @@ class PatchGenerator:
             raise RuntimeError(f"generation produced no output for requests {missing}")
         return outputs
 
+    def generate_lines(
+        self,
+        requests: Sequence[LineRequest],
+        batch_size: int = 8,
+        progress: ProgressCallback | None = None,
+    ) -> list[LineOutput]:
+        """``line``-format answers, outputs in request order. Requests with the same task and
+        adapter share ONE prompt prefill: the prompt is encoded once, its KV cache repeated
+        over up to ``batch_size`` rows, then each row decodes with its own knobs and seed as in
+        ``generate`` (a row's tokens equal ``generate``'s up to float rounding)."""
+        self._check_requests(requests)  # type: ignore[arg-type]
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        groups: dict[tuple[LineTask, str | None], list[int]] = {}
+        for index, r in enumerate(requests):
+            groups.setdefault((r.task, r.adapter_name), []).append(index)
+        outputs: list[LineOutput | None] = [None] * len(requests)
+        done = 0
+        for (task, _), members in groups.items():
+            prompt = encode_line_prompt(self.tokenizer, task)
+            for k in range(0, len(members), batch_size):
+                chunk = members[k : k + batch_size]
+                start = time.perf_counter()
+                new_ids = self._decode_shared(prompt, [requests[i] for i in chunk])
+                seconds = time.perf_counter() - start
+                for index, ids in zip(chunk, new_ids, strict=True):
+                    outputs[index] = LineOutput(
+                        request_id=requests[index].request_id,
+                        problem_name=task.function_name,
+                        raw_text=self.tokenizer.decode(ids, skip_special_tokens=True),
+                        prompt_tokens=len(prompt),
+                        new_tokens=len(ids),
+                        seconds=seconds,
+                    )
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, len(requests))
+        return [o for o in outputs if o is not None]
+
+    @torch.inference_mode()
+    def _decode_shared(self, prompt: list[int], requests: Sequence[LineRequest]) -> list[list[int]]:
+        """Decode ``requests`` (one task, one adapter) after one single-row prefill."""
+        device, rows = self.device, len(requests)
+        adapter = requests[0].adapter_name
+        cache = DynamicCache(config=self.config)
+        ids = torch.tensor([prompt], dtype=torch.long, device=device)
+        logits = self.model(
+            input_ids=ids,
+            cache=cache,
+            use_cache=True,
+            logits_to_keep=1,
+            **self._select_adapters([adapter]),
+        ).logits[:, -1, :]
+        cache.batch_repeat_interleave(rows)
+        seen = torch.zeros((1, self.config.vocab_size), dtype=torch.bool, device=device)
+        seen[0, ids[0]] = True
+        return self._decode_loop(
+            requests,
+            logits.expand(rows, -1),
+            cache,
+            torch.ones((rows, len(prompt)), dtype=torch.long, device=device),
+            torch.full((rows,), len(prompt), dtype=torch.long, device=device),
+            seen.repeat(rows, 1),
+            self._select_adapters([adapter] * rows),
+        )
+
     def _check_requests(self, requests: Sequence[GenerationRequest]) -> None:
         ids = [r.request_id for r in requests]
         if len(set(ids)) != len(ids):
@@ -299,6 +395,11 @@ class PatchGenerator:
                     f"generation request {r.request_id!r}: seed must be in [0, 2**63), got {r.seed}"
                 )
             validate_knobs(r.request_id, r.knobs)
+
+    def forward_kwargs(self, names: Sequence[str | None]) -> dict[str, Any]:
+        """Forward kwargs that run row ``i`` with adapter ``names[i]`` (``None``: the bare base
+        model); a DoRA adapter must be the only name (it is activated; no kwargs)."""
+        return self._select_adapters(names)
 
     def _select_adapters(self, names: Sequence[str | None]) -> dict[str, Any]:
         """Forward kwargs selecting each row's adapter; for a DoRA batch (one adapter, see the
@@ -335,13 +436,8 @@ class PatchGenerator:
         position_ids = (attention_mask.cumsum(dim=-1) - 1).clamp(min=0)
         next_position = attention_mask.sum(dim=-1)
 
-        knobs = [r.knobs for r in requests]
-        generators = [torch.Generator().manual_seed(r.seed) for r in requests]
-        active = list(range(rows))  # batch rows still decoding, in cache order
-        generated: list[list[int]] = [[] for _ in requests]
         cache = DynamicCache(config=self.config)
         adapter_kwargs = self._select_adapters([r.adapter_name for r in requests])
-
         logits = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -351,6 +447,26 @@ class PatchGenerator:
             logits_to_keep=1,
             **adapter_kwargs,
         ).logits[:, -1, :]
+        return self._decode_loop(
+            requests, logits, cache, attention_mask, next_position, seen, adapter_kwargs
+        )
+
+    def _decode_loop(
+        self,
+        requests: Sequence[Any],
+        logits: torch.Tensor,
+        cache: DynamicCache,
+        attention_mask: torch.Tensor,
+        next_position: torch.Tensor,
+        seen: torch.Tensor,
+        adapter_kwargs: dict[str, Any],
+    ) -> list[list[int]]:
+        """Decode after the prefill: ``logits`` [rows, vocab] of the last prompt position."""
+        device = self.device
+        knobs = [r.knobs for r in requests]
+        generators = [torch.Generator().manual_seed(r.seed) for r in requests]
+        active = list(range(len(requests)))  # batch rows still decoding, in cache order
+        generated: list[list[int]] = [[] for _ in requests]
         while True:
             chosen = next_tokens(
                 logits, seen, [knobs[i] for i in active], [generators[i] for i in active]

@@ -1,9 +1,12 @@
-"""PEFT LoRA/DoRA adapter training on (buggy program -> fixed program) pairs.
+"""PEFT LoRA/DoRA adapter training on (buggy program -> fix) pairs.
 
-A plain torch loop, readable end to end:
+Examples come in the two patch formats of ``prompts``: ``TrainingExample`` (``function``: the
+response is the whole fixed program) and ``LineTrainingExample`` (``line``: the response is
+only the replacement line(s) of the marked place). A plain torch loop, readable end to end:
 
-- each example is ``prompt ids + response ids`` (``prompts.encode_training_example``, the same
-  prompt as generation), truncated to ``max_length`` tokens; labels are -100 on the prompt and on
+- each example is ``prompt ids + response ids`` (``prompts.encode_training_example`` /
+  ``prompts.encode_line_training_example``, the same prompt as generation), truncated to
+  ``max_length`` tokens; labels are -100 on the prompt and on
   padding, so the loss covers response tokens only;
 - the example order is the concatenation of seeded permutations (one per epoch) drawn from a
   ``torch.Generator`` seeded with ``config.seed``; an optimizer step consumes
@@ -35,13 +38,18 @@ from torch import nn
 from coral_dagster.domain.config import TrainingConfig
 from coral_dagster.domain.genome import ADAPTER_TYPES, HeavyGenes
 from coral_dagster.model.base_model import ResolvedBaseModel, load_model_and_tokenizer
-from coral_dagster.model.prompts import encode_training_example
+from coral_dagster.model.prompts import (
+    LineTask,
+    encode_line_training_example,
+    encode_training_example,
+)
 from coral_dagster.model.versions import TRAINING_CODE_VERSION
 
 __all__ = [
     "MAX_GRAD_NORM",
     "TRAINING_CODE_VERSION",
     "EncodedExample",
+    "LineTrainingExample",
     "TrainingExample",
     "TrainingReport",
     "encode_example",
@@ -64,6 +72,22 @@ class TrainingExample:
     name: str
     buggy_source: str
     fixed_source: str
+
+
+@dataclass(frozen=True)
+class LineTrainingExample:
+    """One ``line``-format example: ``task`` (program + marked place) and ``answer``, the exact
+    response text (``prompts.line_response_text`` or ``prompts.numbered_response_text``)."""
+
+    task: LineTask
+    answer: str
+
+    @property
+    def name(self) -> str:
+        return self.task.function_name
+
+
+AnyExample = TrainingExample | LineTrainingExample
 
 
 @dataclass
@@ -155,14 +179,21 @@ def lora_config(genes: HeavyGenes) -> LoraConfig:
 # Data
 
 
-def encode_example(tokenizer: Any, example: TrainingExample, max_length: int) -> EncodedExample:
+def encode_example(tokenizer: Any, example: AnyExample, max_length: int) -> EncodedExample:
     """Prompt + response ids truncated to ``max_length``; labels -100 on the prompt.
 
     Raises ``ValueError`` naming the example when its prompt leaves no response token.
     """
-    prompt_ids, response_ids = encode_training_example(
-        tokenizer, example.name, example.buggy_source, example.fixed_source
-    )
+    if isinstance(example, LineTrainingExample):
+        prompt_ids, response_ids = encode_line_training_example(
+            tokenizer, example.task, example.answer
+        )
+    elif isinstance(example, TrainingExample):
+        prompt_ids, response_ids = encode_training_example(
+            tokenizer, example.name, example.buggy_source, example.fixed_source
+        )
+    else:
+        raise TypeError(f"training example of unknown type {type(example).__name__}")
     if len(prompt_ids) >= max_length:
         raise ValueError(
             f"training example {example.name!r}: its prompt is {len(prompt_ids)} tokens, leaving "
@@ -217,7 +248,7 @@ def _total_steps(config: TrainingConfig, n_examples: int) -> int:
 def train_adapter(
     base: ResolvedBaseModel,
     genes: HeavyGenes,
-    examples: Sequence[TrainingExample],
+    examples: Sequence[AnyExample],
     config: TrainingConfig,
     out_dir: Path,
     device: str = "auto",

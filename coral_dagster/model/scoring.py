@@ -1,0 +1,233 @@
+"""Rank candidate answers by the model, and draw answers from that ranking with cheap knobs.
+
+Scoring (``score_responses``, ``score_line_candidates``): the score of a candidate response
+``r = (r_1, ..., r_m)`` to a prompt ``x`` is its log-likelihood as the assistant turn,
+
+    sum_logprob  = sum_t log p(r_t | x, r_<t),      mean_logprob = sum_logprob / m,
+
+with the response ids exactly as training encodes them (``prompts.encode_line_training_example``)
+cut after the first end-of-turn token, so ``r`` is "this answer, then stop". The prompt is
+encoded ONCE per (prompt, adapter): one prefill forward fills a KV cache and gives
+``log p(r_1 | x)`` for every candidate; for each batch of candidates the cache is expanded over
+the batch (``DynamicCache`` built from the prefix keys/values) and ONE forward over the
+right-padded candidate tokens ``r_1 .. r_{m-1}`` at positions ``len(x) ..`` gives the rest.
+Padding sits after every real token, so causal attention already hides it from them. Rows are
+batched by length (less padding); results come back in input order. Adapters are selected as in
+``PatchGenerator`` (``adapter_name=None``: the bare base model; a DoRA adapter is activated,
+LoRA/base rows go through PEFT's ``adapter_names``). CPU results are deterministic for a
+given batch; a candidate's score alone and inside a batch agree to float rounding.
+
+Drawing (``draw_candidates``): see its docstring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from transformers import DynamicCache
+
+from coral_dagster.domain.genome import CheapKnobs
+from coral_dagster.model.generation import PatchGenerator, validate_knobs
+from coral_dagster.model.prompts import (
+    LineTask,
+    encode_line_prompt,
+    encode_line_training_example,
+)
+
+__all__ = [
+    "CandidateScore",
+    "draw_candidates",
+    "response_ids",
+    "score_line_candidates",
+    "score_responses",
+]
+
+
+@dataclass(frozen=True)
+class CandidateScore:
+    """Log-likelihood of one candidate response (natural log): total and per token."""
+
+    sum_logprob: float
+    mean_logprob: float
+    tokens: int
+
+
+def response_ids(
+    generator: PatchGenerator, task: LineTask, answers: Sequence[str]
+) -> tuple[list[int], list[list[int]]]:
+    """(prompt ids, response ids per answer) of ``task``: training's encoding, each response
+    cut after its first end-of-turn token."""
+    prompt = encode_line_prompt(generator.tokenizer, task)
+    responses = []
+    for answer in answers:
+        ids_prompt, ids = encode_line_training_example(generator.tokenizer, task, answer)
+        if ids_prompt != prompt:  # the template guarantees it; fail loudly if it ever does not
+            raise AssertionError(f"line task {task.function_name!r}: prompt ids differ")
+        stop = next((k for k, i in enumerate(ids) if i in generator.stop_token_ids), None)
+        responses.append(ids if stop is None else ids[: stop + 1])
+    return prompt, responses
+
+
+def _check_adapter(generator: PatchGenerator, adapter_name: str | None) -> None:
+    if adapter_name is not None and adapter_name not in generator.adapter_names:
+        raise KeyError(
+            f"scoring: adapter {adapter_name!r} is not loaded "
+            f"(loaded: {list(generator.adapter_names)})"
+        )
+
+
+@torch.inference_mode()
+def score_responses(
+    generator: PatchGenerator,
+    prompt_ids: Sequence[int],
+    responses: Sequence[Sequence[int]],
+    adapter_name: str | None = None,
+    batch_size: int = 16,
+) -> list[CandidateScore]:
+    """Score every response to one prompt with one prompt prefill (see the module doc)."""
+    if not prompt_ids:
+        raise ValueError("scoring: empty prompt")
+    empty = [k for k, r in enumerate(responses) if not r]
+    if empty:
+        raise ValueError(f"scoring: responses {empty} are empty")
+    if batch_size < 1:
+        raise ValueError(f"scoring: batch_size must be >= 1, got {batch_size}")
+    _check_adapter(generator, adapter_name)
+    if not responses:
+        return []
+    model, device = generator.model, generator.device
+    prefix = DynamicCache(config=generator.config)
+    first = model(
+        input_ids=torch.tensor([list(prompt_ids)], dtype=torch.long, device=device),
+        cache=prefix,
+        use_cache=True,
+        logits_to_keep=1,
+        **generator.forward_kwargs([adapter_name]),
+    ).logits[0, -1]
+    first_logp = torch.log_softmax(first.float(), dim=-1)
+    prefix_kv = [(layer.keys, layer.values) for layer in prefix.layers]
+    n_prompt = len(prompt_ids)
+
+    order = sorted(range(len(responses)), key=lambda k: (len(responses[k]), k))
+    scores: list[CandidateScore | None] = [None] * len(responses)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        token_logps = _batch_logps(
+            generator, prefix_kv, n_prompt, [responses[k] for k in chunk], adapter_name
+        )
+        for k, logps in zip(chunk, token_logps, strict=True):
+            total = float(first_logp[responses[k][0]]) + sum(logps)
+            length = len(responses[k])
+            scores[k] = CandidateScore(total, total / length, length)
+    return [s for s in scores if s is not None]
+
+
+def _batch_logps(
+    generator: PatchGenerator,
+    prefix_kv: list[tuple[torch.Tensor, torch.Tensor]],
+    n_prompt: int,
+    rows: Sequence[Sequence[int]],
+    adapter_name: str | None,
+) -> list[list[float]]:
+    """log p(r_t | x, r_<t) for t >= 2 of each row, one forward over the expanded prefix."""
+    width = max(len(r) for r in rows) - 1
+    if width == 0:
+        return [[] for _ in rows]
+    device, batch = generator.device, len(rows)
+    input_ids = torch.full((batch, width), generator.tokenizer.pad_token_id, dtype=torch.long)
+    for row, ids in enumerate(rows):
+        input_ids[row, : len(ids) - 1] = torch.tensor(list(ids[:-1]), dtype=torch.long)
+    cache = DynamicCache(
+        ddp_cache_data=[
+            (k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in prefix_kv
+        ],
+        config=generator.config,
+    )
+    positions = torch.arange(n_prompt, n_prompt + width, device=device).expand(batch, -1)
+    logits = generator.model(
+        input_ids=input_ids.to(device),
+        attention_mask=torch.ones((batch, n_prompt + width), dtype=torch.long, device=device),
+        position_ids=positions,
+        cache=cache,
+        use_cache=True,
+        **generator.forward_kwargs([adapter_name] * batch),
+    ).logits
+    logps = torch.log_softmax(logits.float(), dim=-1)
+    out = []
+    for row, ids in enumerate(rows):
+        targets = torch.tensor(list(ids[1:]), dtype=torch.long, device=device)
+        picked = logps[row, : len(ids) - 1].gather(-1, targets[:, None])[:, 0]
+        out.append([float(v) for v in picked])
+    return out
+
+
+def score_line_candidates(
+    generator: PatchGenerator,
+    task: LineTask,
+    answers: Sequence[str],
+    adapter_name: str | None = None,
+    batch_size: int = 16,
+) -> list[CandidateScore]:
+    """Score ``line`` answers (``prompts.line_response_text`` texts) to ``task``."""
+    prompt, responses = response_ids(generator, task, answers)
+    return score_responses(generator, prompt, responses, adapter_name, batch_size)
+
+
+def draw_candidates(
+    scores: Sequence[float], knobs: CheapKnobs, n: int, seed: int, distinct: bool = False
+) -> list[int]:
+    """``n`` candidate indices drawn from ``scores`` (log-likelihoods, higher is better) with
+    a genome's cheap knobs.
+
+    Ranking: with ``T = temperature``, ``z_i = s_i / T``; candidates ranked by ``z``
+    descending, ties by lower index. The pool is the ``top_k`` best (``top_k = 0``: all); over
+    it ``p_i = exp(z_i) / sum_pool exp(z_j)``; nucleus: drop every candidate whose better-ranked
+    candidates already hold mass >= ``top_p``, then renormalise.
+
+    - ``do_sample`` False (greedy): the best candidate ``n`` times; with ``distinct``, the
+      ``n`` best (the ranking's head).
+    - sampling: ``n`` i.i.d. draws from ``p`` (with replacement, as ``n`` sampled generations
+      would be) by ``numpy.random.default_rng(seed).choice``; with ``distinct``, ``n`` draws
+      *without* replacement by the Gumbel-top-k trick: the ``n`` largest
+      ``log p_i + g_i``, ``g_i ~ Gumbel(0, 1)`` from ``default_rng(seed)`` (each next draw is
+      proportional to ``p`` over the candidates not drawn yet).
+
+    With ``distinct`` fewer than ``n`` indices come back when the pool is smaller.
+    ``repetition_penalty`` and ``max_new_tokens`` play no part in choosing among whole
+    candidates. Raises ``ValueError`` for no candidates, ``n < 0``, a non-finite score or
+    knobs that decoding would reject.
+    """
+    if not scores:
+        raise ValueError("draw_candidates: no candidates")
+    if n < 0:
+        raise ValueError(f"draw_candidates: n must be >= 0, got {n}")
+    values = np.asarray(scores, dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        raise ValueError("draw_candidates: scores must be finite")
+    validate_knobs("draw_candidates", knobs)
+    if not knobs.do_sample:
+        if distinct:
+            return sorted(range(len(values)), key=lambda i: (-values[i], i))[:n]
+        return [int(np.argmax(values))] * n
+    z = values / knobs.temperature
+    ranked = sorted(range(len(z)), key=lambda i: (-z[i], i))
+    if 0 < knobs.top_k < len(ranked):
+        ranked = ranked[: knobs.top_k]
+    kept = np.array([z[i] for i in ranked])
+    probs = np.exp(kept - kept.max())
+    probs /= probs.sum()
+    mass_before = np.cumsum(probs) - probs
+    keep = mass_before < knobs.top_p
+    probs = np.where(keep, probs, 0.0)
+    probs /= probs.sum()
+    rng = np.random.default_rng(seed)
+    if distinct:
+        pool = np.flatnonzero(probs > 0)
+        keys = np.log(probs[pool]) + rng.gumbel(size=len(pool))
+        order = pool[np.argsort(-keys, kind="stable")]
+        return [ranked[int(i)] for i in order[:n]]
+    draws = rng.choice(len(ranked), size=n, p=probs)
+    return [ranked[int(d)] for d in draws]

@@ -1,0 +1,177 @@
+"""Candidate scoring with one shared prompt prefill, and drawing candidates with cheap knobs."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+
+from coral_dagster.domain.genome import CheapKnobs
+from coral_dagster.model.base_model import ResolvedBaseModel
+from coral_dagster.model.generation import PatchGenerator
+from coral_dagster.model.prompts import LineTask
+from coral_dagster.model.scoring import (
+    CandidateScore,
+    draw_candidates,
+    response_ids,
+    score_line_candidates,
+    score_responses,
+)
+
+GCD = "def gcd(a, b):\n    if b == 0:\n        return a\n    return gcd(a % b, b)\n"
+TASK = LineTask("gcd", GCD, start=4, count=1)
+ANSWERS = [
+    "    return gcd(b, a % b)",
+    "    return gcd(a % b, b + 1)",
+    "    return gcd(b % a, b)",
+    "    return a",
+    "    return gcd(a, b)",
+]
+
+
+@pytest.fixture(scope="module")
+def generator(tiny_base: ResolvedBaseModel, tiny_adapters: dict[str, Path]) -> PatchGenerator:
+    patch_generator = PatchGenerator(tiny_base, device="cpu", dtype="float32")
+    for name, path in tiny_adapters.items():
+        patch_generator.load_adapter(name, path)
+    return patch_generator
+
+
+def _reference(
+    generator: PatchGenerator, prompt: list[int], response: list[int], adapter: str | None
+) -> float:
+    """log p(response | prompt) from one plain forward over the whole sequence (no cache)."""
+    ids = torch.tensor([prompt + response])
+    with torch.inference_mode():
+        logits = generator.model(input_ids=ids, **generator.forward_kwargs([adapter])).logits[0]
+    logps = torch.log_softmax(logits.float(), dim=-1)
+    return sum(float(logps[len(prompt) - 1 + t, tok]) for t, tok in enumerate(response))
+
+
+@pytest.mark.parametrize("adapter", [None, "lora_a", "dora"])
+def test_scores_equal_a_full_forward_over_prompt_and_answer(
+    generator: PatchGenerator, adapter: str | None
+) -> None:
+    scores = score_line_candidates(generator, TASK, ANSWERS, adapter, batch_size=2)
+    prompt, responses = response_ids(generator, TASK, ANSWERS)
+    for score, response in zip(scores, responses, strict=True):
+        assert isinstance(score, CandidateScore)
+        assert score.tokens == len(response)
+        assert score.sum_logprob == pytest.approx(
+            _reference(generator, prompt, response, adapter), abs=2e-5
+        )
+        assert score.mean_logprob == pytest.approx(score.sum_logprob / score.tokens)
+
+
+def test_responses_end_with_the_end_of_turn_token(generator: PatchGenerator) -> None:
+    _, responses = response_ids(generator, TASK, ANSWERS)
+    for answer, response in zip(ANSWERS, responses, strict=True):
+        assert response[-1] in generator.stop_token_ids
+        assert generator.tokenizer.decode(response[:-1]) == answer
+
+
+def test_a_score_is_the_same_alone_and_in_any_batch(generator: PatchGenerator) -> None:
+    batched = score_line_candidates(generator, TASK, ANSWERS, "lora_a", batch_size=16)
+    pairs = score_line_candidates(generator, TASK, ANSWERS, "lora_a", batch_size=2)
+    for k, answer in enumerate(ANSWERS):
+        alone = score_line_candidates(generator, TASK, [answer], "lora_a")[0]
+        assert alone.sum_logprob == pytest.approx(batched[k].sum_logprob, abs=1e-4)
+        assert pairs[k].sum_logprob == pytest.approx(batched[k].sum_logprob, abs=1e-4)
+    again = score_line_candidates(generator, TASK, ANSWERS, "lora_a", batch_size=16)
+    assert again == batched  # deterministic on CPU
+
+
+def test_the_prompt_is_encoded_once_for_all_candidates(generator: PatchGenerator) -> None:
+    shapes: list[tuple[int, ...]] = []
+    embedding = generator.model.get_input_embeddings()
+    handle = embedding.register_forward_pre_hook(
+        lambda module, args: shapes.append(tuple(args[0].shape))
+    )
+    try:
+        score_line_candidates(generator, TASK, ANSWERS, None, batch_size=2)
+    finally:
+        handle.remove()
+    prompt, responses = response_ids(generator, TASK, ANSWERS)
+    assert shapes[0] == (1, len(prompt))
+    # then ceil(5 / 2) batches of candidate tokens only (no prompt token re-encoded)
+    assert len(shapes) == 1 + 3
+    widest = max(len(r) for r in responses) - 1
+    assert all(rows <= 2 and width <= widest for rows, width in shapes[1:])
+
+
+def test_adapters_change_the_scores(generator: PatchGenerator) -> None:
+    base = score_line_candidates(generator, TASK, ANSWERS)
+    for adapter in ("lora_a", "dora"):
+        tuned = score_line_candidates(generator, TASK, ANSWERS, adapter)
+        assert all(
+            abs(t.sum_logprob - b.sum_logprob) > 1e-3 for t, b in zip(tuned, base, strict=True)
+        )
+
+
+def test_bad_scoring_input_is_named(generator: PatchGenerator) -> None:
+    with pytest.raises(KeyError, match="adapter 'nope' is not loaded"):
+        score_line_candidates(generator, TASK, ANSWERS, "nope")
+    with pytest.raises(ValueError, match=r"responses \[1\] are empty"):
+        score_responses(generator, [1, 2], [[3], []])
+    assert score_responses(generator, [1, 2], []) == []
+
+
+# -- drawing ------------------------------------------------------------------------------------
+
+
+def knobs(temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, sample: bool = True):
+    return CheapKnobs(temperature, top_p, top_k, 1.0, 1, sample)
+
+
+def test_greedy_repeats_the_best_candidate() -> None:
+    assert draw_candidates([-3.0, -1.0, -1.0, -2.0], knobs(sample=False), 4, seed=9) == [1] * 4
+
+
+def test_draws_are_seeded() -> None:
+    scores = [-1.0, -1.2, -2.0, -0.5]
+    first = draw_candidates(scores, knobs(), 50, seed=3)
+    assert first == draw_candidates(scores, knobs(), 50, seed=3)
+    assert first != draw_candidates(scores, knobs(), 50, seed=4)
+
+
+def test_draws_follow_softmax_of_scores_over_temperature() -> None:
+    scores = [0.0, math.log(3.0)]  # p = (1/4, 3/4) at T = 1; (1/10, 9/10) at T = 0.5
+    for temperature, expected in ((1.0, 0.75), (0.5, 0.9)):
+        counts = Counter(draw_candidates(scores, knobs(temperature), 20_000, seed=1))
+        assert counts[1] / 20_000 == pytest.approx(expected, abs=0.015)
+
+
+def test_top_k_and_top_p_cut_the_tail() -> None:
+    scores = [math.log(0.5), math.log(0.3), math.log(0.2)]
+    assert set(draw_candidates(scores, knobs(top_k=2), 2000, seed=0)) == {0, 1}
+    assert set(draw_candidates(scores, knobs(top_k=1), 100, seed=0)) == {0}
+    # mass before candidate 1 is 0.5 < 0.6: kept; before candidate 2 it is 0.8 >= 0.6: dropped
+    assert set(draw_candidates(scores, knobs(top_p=0.6), 2000, seed=0)) == {0, 1}
+    assert set(draw_candidates(scores, knobs(top_p=0.5), 100, seed=0)) == {0}
+
+
+def test_distinct_draws_never_repeat_and_follow_the_ranking() -> None:
+    scores = [-2.0, -0.5, -1.0, -3.0]
+    assert draw_candidates(scores, knobs(sample=False), 3, seed=0, distinct=True) == [1, 2, 0]
+    drawn = draw_candidates(scores, knobs(), 10, seed=5, distinct=True)
+    assert sorted(drawn) == [0, 1, 2, 3]  # the whole pool, each once
+    assert drawn == draw_candidates(scores, knobs(), 10, seed=5, distinct=True)
+    assert draw_candidates(scores, knobs(top_k=2), 10, seed=5, distinct=True) in ([1, 2], [2, 1])
+    # the first distinct draw is distributed as one ordinary draw: p = (1/4, 3/4)
+    two = [0.0, math.log(3.0)]
+    firsts = Counter(
+        draw_candidates(two, knobs(), 2, seed=s, distinct=True)[0] for s in range(8000)
+    )
+    assert firsts[1] / 8000 == pytest.approx(0.75, abs=0.02)
+
+
+def test_bad_draws_are_refused() -> None:
+    with pytest.raises(ValueError, match="no candidates"):
+        draw_candidates([], knobs(), 1, seed=0)
+    with pytest.raises(ValueError, match="scores must be finite"):
+        draw_candidates([0.0, float("-inf")], knobs(), 1, seed=0)
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        draw_candidates([0.0], knobs(temperature=0.0), 1, seed=0)
