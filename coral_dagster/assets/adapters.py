@@ -1,5 +1,7 @@
 """The `adapters` asset: one trained PEFT adapter per adapter key (GPU)."""
 
+from pathlib import Path
+
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue
 
 from coral_dagster.assets.shared import base_model, problems
@@ -31,7 +33,7 @@ def adapters(
         spec.genes,
         inputs,
         base,
-        artifact_store.lock_dir,
+        Path(artifact_store.local_dir),
         device=model_runtime.device or inputs.config.model.device,
         run_id=context.run_id,
     )

@@ -130,8 +130,8 @@ def heldout_evaluation(
         generation,
         base,
         model_runtime.generator(base, model.device, model.dtype),
-        sandbox.evaluator(inputs.problem_set, inputs.config.sandbox),
-        artifact_store.lock_dir,
+        sandbox.evaluator(inputs.heldout_set, inputs.config.sandbox),
+        Path(artifact_store.local_dir),
         artifact_store.adapter_cache,
         device=model_runtime.device or model.device,
     )

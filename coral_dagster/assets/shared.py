@@ -1,14 +1,31 @@
-"""Unpartitioned assets shared by every generation: the problem split and the base model."""
+"""Unpartitioned assets shared by every generation: problem split, training corpus, base model."""
 
 import time
+from pathlib import Path
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue
+from dagster import (
+    AssetExecutionContext,
+    DataVersion,
+    MaterializeResult,
+    MetadataValue,
+    TableColumn,
+    TableMetadataValue,
+    TableRecord,
+    TableSchema,
+)
 
 from coral_dagster.domain.planner import Step
 from coral_dagster.orchestration.steps import step_asset
+from coral_dagster.pipeline import layout
+from coral_dagster.pipeline.corpus import corpus_sandbox, ensure_corpus
 from coral_dagster.pipeline.population import bind_experiment
 from coral_dagster.pipeline.records import ProblemSplit
-from coral_dagster.resources import ArtifactStoreResource, ExperimentResource, ModelRuntimeResource
+from coral_dagster.resources import (
+    ArtifactStoreResource,
+    ExperimentResource,
+    ModelRuntimeResource,
+    SandboxResource,
+)
 
 
 @step_asset(Step.SHARED)
@@ -52,6 +69,50 @@ def problems(
             "validation_problems": MetadataValue.json(list(inputs.validation_names)),
             "path": MetadataValue.path(str(path)),
         }
+    )
+
+
+@step_asset(Step.SHARED, deps=[problems])
+def training_corpus(
+    context: AssetExecutionContext,
+    experiment: ExperimentResource,
+    artifact_store: ArtifactStoreResource,
+    sandbox: SandboxResource,
+) -> MaterializeResult:
+    """The injected-bug training corpus: the train split's own (buggy -> fixed) pairs plus
+    mutants of its correct programs that fail a test in the sandbox, as a Hugging Face
+    `datasets` dataset in the artifact store (built once per recipe fingerprint)."""
+    inputs = experiment.inputs()
+    store = artifact_store.store()
+    evaluator = sandbox.evaluator(inputs.problem_set, corpus_sandbox(inputs.config.sandbox))
+    with store.lock("training-corpus", artifact_store.lock_dir):
+        summary = ensure_corpus(
+            store,
+            inputs.problem_set,
+            inputs.split,
+            inputs.config.corpus,
+            evaluator,
+            Path(artifact_store.local_dir) / "corpus",
+        )
+    return MaterializeResult(
+        metadata={
+            "fingerprint": summary.fingerprint,
+            "pairs": summary.pairs,
+            "cached": summary.cached,
+            "by_origin": MetadataValue.json(summary.by_origin),
+            "by_operator": counts_table("operator", summary.by_operator),
+            "by_program": counts_table("program", summary.by_program),
+            "path": MetadataValue.path(str(store.path(layout.corpus_dir(summary.fingerprint)))),
+        },
+        data_version=DataVersion(summary.fingerprint),
+    )
+
+
+def counts_table(name: str, counts: dict[str, int]) -> TableMetadataValue:
+    """``{value: count}`` as a two-column Dagster table."""
+    return MetadataValue.table(
+        records=[TableRecord({name: key, "pairs": n}) for key, n in counts.items()],
+        schema=TableSchema(columns=[TableColumn(name, "string"), TableColumn("pairs", "int")]),
     )
 
 

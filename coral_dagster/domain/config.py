@@ -188,6 +188,41 @@ class BenchmarkConfig(_Section):
     split: SplitConfig = SplitConfig()
     max_validation_problems: int | None = Field(None, ge=1)
     max_test_problems: int | None = Field(None, ge=1)
+    heldout_dataset: str | None = Field(
+        None,
+        description="a QuixBugs-layout directory whose every program is the held-out test set "
+        "(training and validation keep `dataset`); None: the test split of `dataset`",
+    )
+
+
+class PatchConfig(_Section):
+    """What the model is asked for and how its answer becomes a candidate program.
+
+    - ``function``: the whole fixed function;
+    - ``line``: only the replacement of the marked line(s);
+    - ``edit``: no free text; every single mechanical edit of the marked line is a candidate
+      (``benchmark.mutations``), the model scores each and the genome's knobs draw from them.
+
+    ``localization``: ``oracle`` marks the line(s) that differ between the buggy and the correct
+    program (perfect fault localisation, as in APR papers); ``none`` marks nothing (``line``:
+    the model names the line; ``edit``: every code line's edits are candidates).
+    """
+
+    format: Literal["function", "line", "edit"] = "function"
+    localization: Literal["oracle", "none"] = "oracle"
+    max_candidates: int = Field(
+        200, ge=1, le=5000, description="edit format: candidates per problem, at most"
+    )
+    candidate_score: Literal["mean", "sum"] = Field(
+        "mean", description="edit format: rank candidates by log-likelihood per token or total"
+    )
+
+
+class CorpusConfig(_Section):
+    """The injected-bug training corpus: mutants of the train split's correct programs."""
+
+    mutants_per_program: int = Field(30, ge=0, le=1000)
+    seed: int = Field(0, ge=0)
 
 
 class SandboxConfig(_Section):
@@ -235,6 +270,9 @@ class TrainingConfig(_Section):
 class GenerationConfig(_Section):
     seed: int = Field(0, ge=0)
     batch_size: int = Field(8, ge=1)
+    samples_per_problem: int = Field(
+        1, ge=1, le=100, description="candidates per validation problem and genome"
+    )
 
 
 class HeldoutConfig(_Section):
@@ -292,6 +330,8 @@ class ExperimentConfig(_Section):
     heldout: HeldoutConfig = HeldoutConfig()
     retries: RetryConfig = RetryConfig()
     weights: Weights = Weights()
+    patch: PatchConfig = PatchConfig()
+    corpus: CorpusConfig = CorpusConfig()
     execution: ExecutionConfig = ExecutionConfig()
 
     @model_validator(mode="after")

@@ -7,7 +7,7 @@ instance, run tags, placement and backfill selections all derive from ``STEPS``:
 ======== =============================================== ============== ================== =====
 step     assets                                          partition set  job                where
 ======== =============================================== ============== ================== =====
-shared   problems, base_model                            (none)         coral_shared       CPU
+shared   problems, training_corpus, base_model           (none)         coral_shared       CPU
 population population                                    generations    coral_generations  CPU
 adapter  adapters                                        adapter_keys   coral_adapters     GPU
 generate generated_code                                  genome_keys    coral_genomes      GPU
@@ -46,7 +46,7 @@ STEPS: dict[Step, StepSpec] = {
     for spec in (
         StepSpec(
             Step.SHARED,
-            ("problems", "base_model"),
+            ("problems", "training_corpus", "base_model"),
             None,
             "coral_shared",
             "setup",
@@ -105,7 +105,7 @@ STEPS: dict[Step, StepSpec] = {
 
 
 JOB_DESCRIPTIONS: dict[str, str] = {
-    "coral_shared": "Shared stages: the problem split and the base model.",
+    "coral_shared": "Shared stages: the problem split, the training corpus and the base model.",
     "coral_generations": "Per generation: the population, the held-out evaluation, the report.",
     "coral_adapters": "Per adapter key: train the LoRA/DoRA adapter of a heavy-gene set.",
     "coral_genomes": "Per genome key: generate patches, then score them in the sandbox.",

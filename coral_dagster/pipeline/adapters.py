@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from coral_dagster.benchmark.corpus import BugPair
 from coral_dagster.domain.genome import HeavyGenes
 from coral_dagster.pipeline import layout
+from coral_dagster.pipeline.corpus import as_pairs, load_corpus
 from coral_dagster.pipeline.inputs import ExperimentInputs
 from coral_dagster.pipeline.records import AdapterTraining
+from coral_dagster.pipeline.repair import answer_text
 from coral_dagster.pipeline.store import ArtifactStore, write_record_file
 
 # The model layer imports torch/transformers/peft: 3.5 s of a fresh run's 5 s start-up
 # (python -X importtime). It is imported where used, so runs that load no model start fast.
 if TYPE_CHECKING:
     from coral_dagster.model.base_model import ResolvedBaseModel
-    from coral_dagster.model.training import TrainingExample
+    from coral_dagster.model.training import AnyExample
 
 
 @dataclass(frozen=True)
@@ -33,16 +37,29 @@ class AdapterResult:
     training: AdapterTraining
 
 
-def training_examples(inputs: ExperimentInputs) -> list[TrainingExample]:
-    from coral_dagster.model.training import TrainingExample
+def training_examples(inputs: ExperimentInputs, pairs: Sequence[BugPair]) -> list[AnyExample]:
+    """The corpus's pairs as examples in the configured patch format, with the prompt
+    generation uses (``function``: whole fixed function; ``line`` / ``edit``: the fixed line(s)
+    at the marked place, or ``N: line`` without localisation). Without localisation a missing
+    line cannot be named by number, so those pairs are left out."""
+    from coral_dagster.model.prompts import LineTask, line_response_text, numbered_response_text
+    from coral_dagster.model.training import LineTrainingExample, TrainingExample
 
-    problems = inputs.problem_set.problems
-    return [
-        TrainingExample(
-            name=n, buggy_source=problems[n].buggy_source, fixed_source=problems[n].correct_source
-        )
-        for n in inputs.split.train
-    ]
+    patch = inputs.config.patch
+    examples: list[AnyExample] = []
+    for pair in pairs:
+        if patch.format == "function":
+            examples.append(TrainingExample(pair.program, pair.buggy_source, pair.fixed_source))
+            continue
+        lines = answer_text(pair.fixed_lines).splitlines()
+        if patch.localization == "oracle":
+            task = LineTask(pair.program, pair.buggy_source, pair.hunk_start, pair.hunk_count)
+            examples.append(LineTrainingExample(task, line_response_text(task, lines)))
+        elif pair.hunk_count > 0:
+            task = LineTask(pair.program, pair.buggy_source, None)
+            answer = numbered_response_text(pair.hunk_start, lines)
+            examples.append(LineTrainingExample(task, answer))
+    return examples
 
 
 def ensure_adapter(
@@ -51,28 +68,32 @@ def ensure_adapter(
     genes: HeavyGenes,
     inputs: ExperimentInputs,
     base: ResolvedBaseModel,
-    lock_dir: Path,
+    local_dir: Path,
     device: str = "auto",
     run_id: str = "",
 ) -> AdapterResult:
     """Train the adapter of ``adapter_key`` unless a valid one is stored; at most once per key.
 
     Under an inter-process lock: a stored adapter that passes its checksum is a cache hit; a
-    missing or corrupt one is (re)trained into a temporary folder and published with its
-    manifest, and a line is appended to the training log.
+    missing or corrupt one is (re)trained on the stored training corpus into a temporary folder
+    and published with its manifest, and a line is appended to the training log. ``local_dir``
+    holds the locks and local copies of remote artifacts.
     """
     from coral_dagster.model.training import train_adapter
 
-    with store.lock(f"adapter-{adapter_key}", lock_dir):
+    with store.lock(f"adapter-{adapter_key}", local_dir / "locks"):
         if store.is_valid_dir(layout.adapter_dir(adapter_key)):
             return AdapterResult(True, store.read_record(AdapterTraining, adapter_key))
         with tempfile.TemporaryDirectory(prefix="coral-adapter-") as tmp:
             out = Path(tmp) / "adapter"
             out.mkdir()
+            corpus = load_corpus(
+                store, inputs.key_context.training_data_fingerprint, local_dir / "corpus"
+            )
             report = train_adapter(
                 base,
                 genes,
-                training_examples(inputs),
+                training_examples(inputs, as_pairs(corpus)),
                 inputs.config.training,
                 out,
                 device=device,

@@ -1,4 +1,5 @@
-"""The ``generated_code`` stage: one patch per validation problem with a genome's adapter and knobs.
+"""The ``generated_code`` stage: patches for the validation problems with a genome's adapter and
+knobs, in the configured patch format (``pipeline.repair``).
 
 The adapter must be stored and pass its checksum; otherwise this fails (never falls back to
 the base model). Sampling is seeded per (generation seed, genome key, problem).
@@ -10,23 +11,23 @@ import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from coral_dagster.domain.hashing import content_hash
 from coral_dagster.pipeline import layout
 from coral_dagster.pipeline.inputs import ExperimentInputs
-from coral_dagster.pipeline.records import GeneratedCode, GenomeRecord, PatchOutput
+from coral_dagster.pipeline.records import GeneratedCode, GenomeRecord
+from coral_dagster.pipeline.repair import (
+    PatchRequest,
+    generate_patches,
+    repair_tasks,
+    sample_seed,
+)
 from coral_dagster.pipeline.store import ArtifactStore
 
 # The model layer imports torch/transformers/peft: 3.5 s of a fresh run's 5 s start-up
 # (python -X importtime). It is imported where used, so runs that load no model start fast.
 if TYPE_CHECKING:
-    from coral_dagster.model.generation import GenerationRequest, PatchGenerator
-
-
-def sample_seed(*parts: Any) -> int:
-    """A 63-bit seed from content: SHA-256 of the canonical JSON of ``parts``."""
-    return int(content_hash(list(parts))[:15], 16)
+    from coral_dagster.model.generation import PatchGenerator
 
 
 @contextlib.contextmanager
@@ -50,19 +51,17 @@ def adapters_loaded(
             generator.unload_adapter(key)
 
 
-def generation_requests(genome: GenomeRecord, inputs: ExperimentInputs) -> list[GenerationRequest]:
-    """One request per validation problem, seeded per (generation seed, genome key, problem)."""
-    from coral_dagster.model.generation import GenerationRequest
-
-    problems = inputs.problem_set.problems
+def patch_requests(genome: GenomeRecord, inputs: ExperimentInputs) -> list[PatchRequest]:
+    """One request per validation problem (``generation.samples_per_problem`` samples each),
+    seeded per (generation seed, genome key, problem)."""
     return [
-        GenerationRequest(
+        PatchRequest(
             request_id=f"{genome.genome_key}:{name}",
+            problem=name,
             adapter_name=genome.adapter_key,
             knobs=genome.knobs,
-            problem_name=name,
-            buggy_source=problems[name].buggy_source,
             seed=sample_seed(inputs.config.generation.seed, genome.genome_key, name),
+            samples=inputs.config.generation.samples_per_problem,
         )
         for name in inputs.validation_names
     ]
@@ -75,13 +74,17 @@ def generate_batch(
     generator: PatchGenerator,
     adapter_cache: Path,
 ) -> list[GeneratedCode]:
-    """Patches of several genomes decoded together in mixed-adapter batches (one model, each
-    genome's own adapter, knobs and seeds): a genome's text is the same as if it ran alone.
-    ``seconds`` of each result is its share of the batch's wall time."""
-    requests = [r for g in genomes for r in generation_requests(g, inputs)]
+    """Patches of several genomes served together (one model, each genome's own adapter, knobs
+    and seeds; decoding formats in mixed-adapter batches): a genome's patches are the same as
+    if it ran alone. ``seconds`` of each result is its share of the batch's wall time."""
+    config = inputs.config
+    tasks = repair_tasks(inputs.problem_set, inputs.validation_names, config.patch)
+    requests = [r for g in genomes for r in patch_requests(g, inputs)]
     started = time.perf_counter()
     with adapters_loaded(generator, store, [g.adapter_key for g in genomes], adapter_cache):
-        outputs = generator.generate(requests, batch_size=inputs.config.generation.batch_size)
+        outputs = generate_patches(
+            generator, requests, tasks, config.patch, config.generation.batch_size
+        )
     share = (time.perf_counter() - started) / max(len(genomes), 1)
     per_genome = len(inputs.validation_names)
     return [
@@ -89,8 +92,7 @@ def generate_batch(
             genome_key=g.genome_key,
             adapter_key=g.adapter_key,
             outputs=tuple(
-                PatchOutput.from_dict(o.to_dict())
-                for o in outputs[i * per_genome : (i + 1) * per_genome]
+                o for samples in outputs[i * per_genome : (i + 1) * per_genome] for o in samples
             ),
             seconds=share,
         )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from coral_dagster.benchmark.evaluator import Evaluator
 from coral_dagster.pipeline.adapters import ensure_adapter
+from coral_dagster.pipeline.corpus import corpus_sandbox, ensure_corpus
 from coral_dagster.pipeline.generation import generate_code
 from coral_dagster.pipeline.inputs import ExperimentInputs
 from coral_dagster.pipeline.population import build_population
@@ -40,11 +41,20 @@ def run_in_process(
     base: ResolvedBaseModel,
     generator: PatchGenerator,
     evaluator: Evaluator,
-    lock_dir: Path,
+    local_dir: Path,
     adapter_cache: Path,
     generations: int,
 ) -> dict[int, list[GenomeRun]]:
-    """Generations 0..``generations``-1 in population order."""
+    """Generations 0..``generations``-1 in population order (the training corpus first)."""
+    corpus_evaluator = Evaluator(inputs.problem_set, corpus_sandbox(inputs.config.sandbox))
+    ensure_corpus(
+        store,
+        inputs.problem_set,
+        inputs.split,
+        inputs.config.corpus,
+        corpus_evaluator,
+        local_dir / "corpus",
+    )
     history: dict[int, list[GenomeRun]] = {}
     for generation in range(generations):
         population = build_population(inputs, generation, store)
@@ -55,7 +65,7 @@ def run_in_process(
                 record.genes,
                 inputs,
                 base,
-                lock_dir,
+                local_dir,
                 device=inputs.config.model.device,
             )
         runs = []

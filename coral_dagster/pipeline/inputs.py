@@ -22,6 +22,7 @@ from coral_dagster.domain.hashing import content_hash
 from coral_dagster.domain.records import KeyContext
 from coral_dagster.model.base_model import base_model_fingerprint
 from coral_dagster.model.versions import PROMPT_TEMPLATE_VERSION, TRAINING_CODE_VERSION
+from coral_dagster.pipeline.corpus import corpus_fingerprint
 
 
 def first(names: tuple[str, ...], limit: int | None) -> tuple[str, ...]:
@@ -31,12 +32,15 @@ def first(names: tuple[str, ...], limit: int | None) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class ExperimentInputs:
-    """The loaded problem set, its split and the key context of one experiment config."""
+    """The loaded problem set, its split, the held-out problems and the key context of one
+    experiment config. ``heldout_set`` is ``benchmark.heldout_dataset`` (every program of it is
+    held out) or, without one, the problem set itself (its test split is held out)."""
 
     config: ExperimentConfig
     problem_set: ProblemSet
     split: Split
     key_context: KeyContext
+    heldout_set: ProblemSet
 
     @property
     def validation_names(self) -> tuple[str, ...]:
@@ -44,28 +48,27 @@ class ExperimentInputs:
 
     @property
     def test_names(self) -> tuple[str, ...]:
-        return first(self.split.test, self.config.benchmark.max_test_problems)
+        names = (
+            self.heldout_set.names()
+            if self.config.benchmark.heldout_dataset is not None
+            else self.split.test
+        )
+        return first(names, self.config.benchmark.max_test_problems)
 
 
 def training_config_for_key(config: ExperimentConfig) -> dict[str, Any]:
     """The training settings that change an adapter: the training section, the configured
-    dtype (float32 and bfloat16 training give different weights), the prompt template and the
-    training code's version."""
+    dtype (float32 and bfloat16 training give different weights), the patch format and
+    localisation (they decide the prompt and the target of every example), the prompt template
+    and the training code's version."""
     return {
         **config.training.model_dump(mode="json"),
         "dtype": config.model.dtype,
+        "patch_format": config.patch.format,
+        "localization": config.patch.localization,
         "prompt_template": PROMPT_TEMPLATE_VERSION,
         "code_version": TRAINING_CODE_VERSION,
     }
-
-
-def training_data_fingerprint(problem_set: ProblemSet, split: Split) -> str:
-    return content_hash(
-        {
-            "train": [[n, problem_set.problems[n].fingerprint()] for n in split.train],
-            "support": dict(problem_set.support_files),
-        }
-    )
 
 
 def evaluation_fingerprint(config: ExperimentConfig, problem_set: ProblemSet, names) -> str:
@@ -75,6 +78,7 @@ def evaluation_fingerprint(config: ExperimentConfig, problem_set: ProblemSet, na
             "support": dict(problem_set.support_files),
             "prompt_template": PROMPT_TEMPLATE_VERSION,
             "generation": config.generation.model_dump(mode="json"),
+            "patch": config.patch.model_dump(mode="json"),
             "sandbox": config.sandbox.model_dump(mode="json"),
             "weights": config.weights.as_dict(),
         }
@@ -86,15 +90,42 @@ def load_inputs(config: ExperimentConfig) -> ExperimentInputs:
     problem_set = load_problem_set(config.benchmark.dataset)
     split = split_problems(problem_set.names(), config.benchmark.split)
     validation = first(split.validation, config.benchmark.max_validation_problems)
+    heldout_set = problem_set
+    if config.benchmark.heldout_dataset is not None:
+        heldout_set = load_problem_set(config.benchmark.heldout_dataset)
+        check_heldout_disjoint(problem_set, split, heldout_set)
     context = KeyContext(
         base_model_id=base_model_fingerprint(config.model.base_model),
-        training_data_fingerprint=training_data_fingerprint(problem_set, split),
+        training_data_fingerprint=corpus_fingerprint(problem_set, split, config.corpus),
         training_config=training_config_for_key(config),
         evaluation_fingerprint=evaluation_fingerprint(config, problem_set, validation),
     )
     return ExperimentInputs(
-        config=config, problem_set=problem_set, split=split, key_context=context
+        config=config,
+        problem_set=problem_set,
+        split=split,
+        key_context=context,
+        heldout_set=heldout_set,
     )
+
+
+def check_heldout_disjoint(problem_set: ProblemSet, split: Split, heldout: ProblemSet) -> None:
+    """No held-out program may be trained on or selected with: by name or by content."""
+    used = [*split.train, *split.validation]
+    same_name = sorted(set(used) & set(heldout.names()))
+    contents = {problem_set.problems[n].correct_source for n in used} | {
+        problem_set.problems[n].buggy_source for n in used
+    }
+    same_code = sorted(
+        n
+        for n, p in heldout.problems.items()
+        if p.correct_source in contents or p.buggy_source in contents
+    )
+    if same_name or same_code:
+        raise ValueError(
+            f"held-out dataset {heldout.root} shares programs with the train/validation split "
+            f"of {problem_set.root}: {sorted(set(same_name) | set(same_code))}"
+        )
 
 
 def experiment_id(config: ExperimentConfig) -> str:

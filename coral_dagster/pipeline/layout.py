@@ -4,6 +4,8 @@ Layout under the store's root::
 
     experiment.json                      the experiment this store belongs to (id + name)
     problems/<split_fingerprint>.json    problem split and key context
+    corpus/<corpus_fingerprint>/         the training corpus: a Hugging Face `datasets` dataset
+                                         (save_to_disk files) + MANIFEST.json
     populations/g0000.json               genomes of generation 0 (keys, seed, genes, knobs)
     adapter_specs/<adapter_key>.json     heavy genes + key context of an adapter key
     genome_specs/<genome_key>.json       genome, knobs, adapter key, first generation
@@ -29,6 +31,10 @@ ADAPTER_TRAINING = "training.json"
 
 def problems(split_fingerprint: str) -> str:
     return f"problems/{split_fingerprint}.json"
+
+
+def corpus_dir(corpus_fingerprint: str) -> str:
+    return f"corpus/{corpus_fingerprint}"
 
 
 def population(generation: int) -> str:

@@ -261,13 +261,15 @@ class GenomeSpec:
 
 @dataclass(frozen=True)
 class PatchOutput:
-    """The model's answer for one validation problem and the candidate program built from it
-    (``None`` when the answer held no usable program)."""
+    """The model's answer for one problem (the drawn candidate's answer text, for ``edit``) and
+    the candidate program built from it; ``program`` is ``None`` when the answer gave none,
+    and ``failure`` says why (empty otherwise)."""
 
     request_id: str
     problem_name: str
     raw_text: str
     program: str | None
+    failure: str
     prompt_tokens: int
     new_tokens: int
     seconds: float

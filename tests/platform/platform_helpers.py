@@ -31,6 +31,7 @@ TINY_CONFIG = {
     "training": {"max_steps": 2, "batch_size": 2, "max_length": 256},
     "generation": {"batch_size": 4},
     "heldout": {"samples_per_problem": 2, "top_genomes": 1, "bootstrap_resamples": 200},
+    "corpus": {"mutants_per_program": 2},
 }
 
 
