@@ -86,17 +86,16 @@ SANDBOX_TMP = "/tmp"
 UID_POOL = SANDBOX_UID_POOL
 PROBE_TIMEOUT_SECONDS = 30.0
 PYTHON_FLAGS: tuple[str, ...] = ("-S", "-s", "-B")  # no site-packages, no user site, no .pyc
-SYSTEM_DIRS: tuple[str, ...] = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
-MASKED_TREE = "/usr/local"  # pip's and local installs' home: hidden, the interpreter re-bound
+TOP_DIRS: tuple[str, ...] = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
+EXECUTABLE_DIRS: tuple[str, ...] = ("/usr/bin", "/usr/sbin")
 PACKAGE_DIR_PATTERNS: tuple[str, ...] = (
     *(
         f"{top}/{lib}/python*/{kind}"
-        for top in ("/usr", "/usr/local")
+        for top in ("/usr", "/usr/local", "")
         for lib in ("lib", "lib64", "lib32")
         for kind in ("site-packages", "dist-packages")
     ),
     "/usr/lib/python3/dist-packages",
-    "/usr/share/pyshared",
 )
 MASK_TMPFS_BYTES = 4096
 
@@ -166,16 +165,38 @@ def interpreter_files(python: str) -> list[str]:
     dynload = sysconfig.get_config_var("DESTSHARED")
     if dynload and os.path.isdir(dynload):
         files.append(os.path.realpath(dynload))
+    return _outermost(files)
+
+
+def library_dirs() -> list[str]:
+    """The directories of the C library and the dynamic loader this interpreter runs with
+    (from its memory map), where the shared libraries of the interpreter and its extension
+    modules live (``/usr/lib/x86_64-linux-gnu`` on Debian, ``/usr/lib64`` on Fedora), plus
+    ``/usr/lib64`` and ``/usr/lib32`` where they exist (the loader's path on Debian)."""
+    dirs: set[str] = set()
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        path = line.split(maxsplit=5)[-1] if line.count(" ") >= 5 else ""
+        name = os.path.basename(path)
+        if name.startswith(("libc.so", "libc-", "ld-linux", "ld64.so", "ld-musl")):
+            dirs.add(os.path.dirname(os.path.realpath(path)))
+    dirs.update(d for d in ("/usr/lib64", "/usr/lib32") if os.path.isdir(d))
+    if not dirs:
+        raise SandboxUnavailable("cannot find the C library's directory in /proc/self/maps")
+    return _outermost(dirs)
+
+
+def _outermost(paths: Sequence[str] | set[str]) -> list[str]:
+    """``paths`` without those inside another one of them."""
     kept: list[str] = []
-    for path in sorted(set(files), key=len):
+    for path in sorted(set(paths), key=len):
         if not _under(path, kept):
             kept.append(path)
     return kept
 
 
 def package_dirs(stdlib_dirs: Sequence[str]) -> list[str]:
-    """Every site-packages / dist-packages directory that a view of ``/usr`` and the standard
-    library would show (pip's, Debian's, the interpreter's own, the user site)."""
+    """Every site-packages / dist-packages directory that the sandbox's view could show
+    (pip's, Debian's, the interpreter's own, the user site)."""
     found: set[str] = set()
     patterns = list(PACKAGE_DIR_PATTERNS)
     for stdlib in stdlib_dirs:
@@ -348,10 +369,10 @@ class Sandbox(ABC):
         return SandboxRun(launched.proc.returncode, output, timed_out, seconds, cpu)
 
 
-def _system_binds() -> list[str]:
-    """Read-only binds (or symlinks, on merged-/usr systems) of /usr and the library dirs."""
-    args = ["--ro-bind", "/usr", "/usr"]
-    for top in SYSTEM_DIRS[1:]:
+def _top_level_links() -> list[str]:
+    """``/bin``, ``/lib``, ... as on the host: symlinks on merged-/usr systems, else binds."""
+    args: list[str] = []
+    for top in TOP_DIRS:
         if os.path.islink(top):
             args += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
@@ -360,13 +381,13 @@ def _system_binds() -> list[str]:
 
 
 def _searchable_parents(path: str, made: set[str]) -> list[str]:
-    """``--dir`` (mode 0755) for each ancestor of ``path`` outside the system dirs, so the
-    unprivileged candidate can traverse to a bound file (bwrap would copy a 0700 ``/root``)."""
+    """``--dir`` (mode 0755) for each ancestor of ``path``, so the unprivileged candidate can
+    traverse to a bound file (bwrap makes missing parents with mode 0700)."""
     args: list[str] = []
     parts = Path(path).parent.parts
     for depth in range(2, len(parts) + 1):
         ancestor = str(Path(*parts[:depth]))
-        if ancestor not in made and not _under(ancestor, SYSTEM_DIRS):
+        if ancestor not in made and not os.path.islink(ancestor):
             made.add(ancestor)
             args += ["--perms", "0755", "--dir", ancestor]
     return args
@@ -394,35 +415,30 @@ class BwrapSandbox(Sandbox):
             self.filter = filter_program()
         except SeccompUnsupported as err:
             raise SandboxUnavailable(str(err)) from None
-        if self.setpriv and (not _under(self.setpriv, SYSTEM_DIRS) or self._masked(self.setpriv)):
+        self.mounts = self._view()
+        if self.setpriv and not _under(self.setpriv, self.visible):
             raise SandboxUnavailable(
-                f"setpriv at {self.setpriv} is outside the sandbox's view of /usr, /bin, /sbin"
+                f"setpriv at {self.setpriv} is outside the sandbox's view {self.visible}"
             )
-        self.mounts = self._interpreter_mounts()
 
-    @staticmethod
-    def _masked(path: str) -> bool:
-        return os.path.isdir(MASKED_TREE) and _under(path, [MASKED_TREE])
-
-    def _interpreter_mounts(self) -> list[str]:
-        """Mask /usr/local, bind the interpreter's files, mask every visible package directory."""
+    def _view(self) -> list[str]:
+        """Read-only binds of what the interpreter needs, then masks over package dirs."""
+        top = [t for t in TOP_DIRS if os.path.isdir(t) and not os.path.islink(t)]
+        system = _outermost([*EXECUTABLE_DIRS, *library_dirs()])
         files = interpreter_files(self.python)
         args: list[str] = []
-        if os.path.isdir(MASKED_TREE) and not os.path.islink(MASKED_TREE):
-            args += _mask(MASKED_TREE)
         made: set[str] = set()
+        for path in system:
+            args += _searchable_parents(path, made)
+            args += ["--ro-bind", path, path]
         for path in files:
-            if not _under(path, SYSTEM_DIRS) or self._masked(path):
+            if not _under(path, [*system, *top]):
                 args += _searchable_parents(path, made)
                 args += ["--ro-bind", path, path]
-
-        def visible(path: str) -> bool:
-            system = _under(path, SYSTEM_DIRS) and not self._masked(path)
-            return system or _under(path, files)
-
+        self.visible = [*top, *system, *files]
         stdlib = [f for f in files if os.path.isdir(f)]
         for directory in package_dirs(stdlib):
-            if visible(directory):
+            if _under(directory, self.visible):
                 args += _mask(directory)
         return args
 
@@ -449,13 +465,14 @@ class BwrapSandbox(Sandbox):
             "sandbox",
             "--die-with-parent",
             "--new-session",
-            *_system_binds(),
             *self.mounts,
+            *_top_level_links(),
         ]
         args += ["--ro-bind", str(workdir), WORKDIR_MOUNT]
         args += ["--proc", "/proc", "--dev", "/dev"]
         args += ["--perms", "1777", "--size", str(c.tmp_mb << 20), "--tmpfs", SANDBOX_TMP]
-        args += ["--chdir", SANDBOX_TMP, "--clearenv", "--seccomp", str(seccomp_fd)]
+        args += ["--remount-ro", "/", "--chdir", SANDBOX_TMP, "--clearenv"]
+        args += ["--seccomp", str(seccomp_fd)]
         for key, value in self.environment().items():
             args += ["--setenv", key, value]
         if self.as_root:
