@@ -94,6 +94,7 @@ class CpuGroup:
         except OSError as err:
             raise CpuAccountingUnavailable(f"cannot create cgroup {path}: {err}") from None
         self._usage = path / ("cpu.stat" if method == "cgroup2" else "cpuacct.usage")
+        self._fd = os.open(self._usage, os.O_RDONLY | os.O_CLOEXEC)
 
     def enter(self, pid: int) -> None:
         """Move process ``pid`` (and so all it will start) into this cgroup."""
@@ -102,7 +103,7 @@ class CpuGroup:
 
     def seconds(self) -> float:
         """CPU seconds (user + system) used by every process that was ever in this cgroup."""
-        text = self._usage.read_text()
+        text = os.pread(self._fd, 4096, 0).decode("ascii")
         if self.method == "cgroup1":
             return int(text) / 1e9
         for line in text.splitlines():
@@ -116,6 +117,7 @@ class CpuGroup:
 
     def close(self) -> None:
         """Kill what is left (cgroup2: ``cgroup.kill``), wait until empty, remove the cgroup."""
+        os.close(self._fd)
         kill = self.path / "cgroup.kill"
         if self.method == "cgroup2" and kill.exists():
             kill.write_text("1")

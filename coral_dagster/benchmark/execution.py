@@ -11,12 +11,14 @@ missing function) makes every case an ``error`` of that exception type; an impor
 finish makes every remaining case a ``timeout``.
 
 Time and CPU are measured here, never taken from the sandbox. The harness waits for a ``go``
-line before the candidate's import and before each case, so the host reads the launch
-cgroup's CPU counter (``Launched.cpu``: every process of the launch, forked children included)
-while the harness is blocked: a case's ``cpu_seconds`` is the counter's growth from its go to
-its report, the first case of a launch also carrying the candidate's import (module-level code
-of the program and, for pytest-style problems, of the test module). ``seconds`` is the host's
-wall time over the same span.
+line before the candidate's import and before each case (a JSON case's ``go`` carries its
+arguments: no case's input is in the sandbox before the case starts), so the host reads the
+launch cgroup's CPU counter (``Launched.cpu``: every process of the launch, forked children
+included) while the harness is blocked: a case's ``cpu_seconds`` is the counter's growth from
+its go to its report, the first case of a launch also carrying the candidate's import (module-
+level code of the program and, for pytest-style problems, of the test module). ``seconds`` is
+the host's wall time over the same span.
+
 
 Reports come through a private pipe, each line carrying a random per-launch nonce. The reports
 are data only: JSON results and pytest observations are judged by the evaluator on the host.
@@ -26,7 +28,6 @@ truncated to ``max_output_bytes``; it is never parsed.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -84,7 +85,7 @@ def prepare_workdir(
     workdir: Path, problem: Problem, program: str, support_files: Mapping[str, str], inner: str
 ) -> None:
     """Write harness, spec, pytest shim, support modules, the program and the rewritten tests
-    (no expected values: JSON cases give only their arguments) into ``workdir``."""
+    (no expected values; JSON arguments are released case by case) into ``workdir``."""
     files: dict[str, str] = {
         HARNESS_FILE: _package_text("harness.py"),
         "pytest.py": _package_text("pytest_shim.py"),
@@ -94,9 +95,9 @@ def prepare_workdir(
     }
     for module, source in support_files.items():
         files[f"{module}.py"] = source
-    spec: dict = {"problem": problem.name, "root": inner}
+    spec: dict = {"problem": problem.name, "root": inner, "n": problem.n_tests}
     if problem.json_cases is not None:
-        spec.update(mode="json", cases=[json.dumps(args) for args, _ in problem.json_cases])
+        spec.update(mode="json")  # arguments travel with each case's go, expected values never
     else:
         files[f"test_{problem.name}.py"] = problem.rewritten_tests().source
         spec.update(
@@ -162,9 +163,16 @@ class _Launch:
     """One sandboxed harness process running cases ``start..n-1``."""
 
     def __init__(
-        self, sandbox: Sandbox, workdir: Path, cwd: Path, output_fd: int, start: int, n: int
+        self,
+        sandbox: Sandbox,
+        workdir: Path,
+        cwd: Path,
+        output_fd: int,
+        start: int,
+        arguments: list[str] | None,
+        n: int,
     ):
-        self.sandbox, self.start, self.n = sandbox, start, n
+        self.sandbox, self.start, self.n, self.arguments = sandbox, start, n, arguments
         cfg = sandbox.config
         inner = sandbox.inner_path(workdir)
         cmd_r, cmd_w = os.pipe()
@@ -189,15 +197,32 @@ class _Launch:
             raise
         os.close(cmd_r)
         os.close(res_w)
+        os.set_blocking(cmd_w, False)  # a harness that stops reading must not block the host
         self.cmd_w = cmd_w
         self.nonce = secrets.token_hex(16)
         self.reader = _LineReader(res_r)
         self.cpu_mark = 0.0
 
-    def _send(self, line: str) -> None:
-        # A gone harness is not an error here: the reader sees end-of-file (ProcessDied).
-        with contextlib.suppress(BrokenPipeError):
-            os.write(self.cmd_w, (line + "\n").encode("ascii"))
+    def _send(self, line: str, deadline: float) -> bool:
+        """Write one line to the harness before ``deadline``; False if it did not take it (it
+        stopped reading, or is gone: the reader then sees the end or the deadline)."""
+        view = memoryview((line + "\n").encode("utf-8"))
+        while view:
+            try:
+                view = view[os.write(self.cmd_w, view) :]
+            except BlockingIOError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not select.select([], [self.cmd_w], [], remaining)[1]:
+                    return False
+            except BrokenPipeError:
+                return False
+        return True
+
+    def _go(self, index: int, deadline: float) -> bool:
+        """Release case ``index`` (with its arguments, for a JSON case)."""
+        if self.arguments is None or index >= self.n:
+            return self._send("go", deadline)
+        return self._send("go " + self.arguments[index], deadline)
 
     def _cpu_since_mark(self) -> float:
         """CPU seconds of the launch's whole process tree since the last mark; new mark."""
@@ -225,7 +250,7 @@ class _Launch:
         """Record outcomes; return the index to relaunch from, or None when all are decided."""
         cfg = self.sandbox.config
         try:
-            self._send(self.nonce)
+            self._send(self.nonce, time.monotonic() + cfg.startup_seconds)
             return self._run(outcomes, cfg.timeout_seconds, cfg.startup_seconds)
         finally:
             os.close(self.cmd_w)
@@ -280,11 +305,11 @@ class _Launch:
             if message is not None and event == "started" and phase == "start":
                 self._cpu_since_mark()
                 phase = "import"
-                self._send("go")
+                self._send("go", deadline)
             elif message is not None and event == "ready" and phase == "import":
                 import_cpu = self._cpu_since_mark()
                 phase, last, deadline = "cases", now, now + timeout
-                self._send("go")
+                self._go(index, deadline)
             elif message is not None and event == "import_error" and phase != "cases":
                 self._all(
                     outcomes,
@@ -303,7 +328,7 @@ class _Launch:
                 outcomes[index] = self._case(message, index, now - last, cpu)
                 index += 1
                 last, deadline = now, now + timeout
-                self._send("go")
+                self._go(index, deadline)
             elif message is not None and event == "done" and phase == "cases" and index == self.n:
                 return None
             else:
@@ -351,6 +376,9 @@ def run_cases(
     """Run every test case of ``problem`` against ``program`` in ``sandbox``."""
     started = time.perf_counter()
     n = problem.n_tests
+    arguments = (
+        None if problem.json_cases is None else [json.dumps(a) for a, _ in problem.json_cases]
+    )
     outcomes: dict[int, CaseOutcome] = {}
     launches = 0
     tmp = Path(tempfile.mkdtemp(prefix="coral-eval-"))
@@ -364,7 +392,8 @@ def run_cases(
             start: int | None = 0
             while start is not None and start < n:
                 launches += 1
-                start = _Launch(sandbox, workdir, cwd, output_fd, start, n).run(outcomes)
+                launch = _Launch(sandbox, workdir, cwd, output_fd, start, arguments, n)
+                start = launch.run(outcomes)
         finally:
             os.close(output_fd)
         with open(output_path, "rb") as f:

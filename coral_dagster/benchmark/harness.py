@@ -18,14 +18,18 @@ Protocol (host side: ``coral_dagster.benchmark.execution``):
    ``CMD_FD``: the host reads the launch's CPU counter while the harness is blocked.
 3. It executes the candidate module (for pytest-style problems then the test module), reports
    ``ready`` or ``import_error``, and waits for ``go``.
-4. For each case from ``START`` on: wait for ``go``, run the case, report
+4. For each case from ``START`` on: wait for ``go`` (for a JSON case ``go <arguments>``: the
+   host releases each case's arguments only when the case starts, so no later case can be
+   computed ahead), run the case, report
    ``{"event": "case", "index": i, "status": "ok"|"fail"|"error", ...}``. Then ``done`` and
    ``os._exit(0)`` (no candidate ``atexit`` hooks).
 
-JSON cases: only the arguments enter the sandbox. The result (generators and iterators drained
-to a list, tuples turned into lists) must consist of exactly ``None``/``bool``/``int``/
-``float``/``str``/``list``/``dict`` with string keys; it is sent back as JSON text and compared
-on the host with the expected value, which the sandbox never sees.
+JSON cases: only the arguments enter the sandbox, one case at a time. The result (generators
+and iterators drained to a list, tuples turned into lists) must consist of exactly
+``None``/``bool``/``int``/ ``float``/``str``/``list``/``dict`` with string keys; it is sent
+back as JSON text and compared on the host with the expected value, which the sandbox never
+sees.
+
 
 pytest-style tests arrive rewritten by the host (``pytest_rewrite``): every ``assert`` became
 ``_coral_observe(check_id, value, ...)`` and every ``pytest.raises`` block
@@ -195,12 +199,12 @@ def main() -> None:
     def read_line() -> str:
         nonlocal pending
         while b"\n" not in pending:
-            chunk = read(cmd_fd, 256)
+            chunk = read(cmd_fd, 1 << 16)
             if not chunk:
                 exit_now(0)  # the host is gone
             pending += chunk
         line, _, pending = pending.partition(b"\n")
-        return line.decode("ascii")
+        return line.decode("utf-8")
 
     nonce = read_line().strip()
 
@@ -264,9 +268,9 @@ def main() -> None:
         exit_now(0)
     report({"event": "ready"})
 
-    cases = spec["cases"] if mode == "json" else spec["tests"]
-    for index in range(start, len(cases)):
-        read_line()
+    tests = spec["tests"] if mode == "pytest" else None
+    for index in range(start, spec["n"]):
+        go = read_line()  # "go" (pytest) or "go <JSON arguments>": released case by case
         message: dict = {"event": "case", "index": index}
         records: list = []
         if shim is not None:
@@ -286,10 +290,10 @@ def main() -> None:
             shim._sink = sink
         try:
             if mode == "json":
-                result = _drain(function(*loads(cases[index])))
+                result = _drain(function(*loads(go[3:])))
                 message.update(_json_outcome(result, dumps))
             else:
-                _run_test(modules[1], cases[index])
+                _run_test(modules[1], tests[index])
                 text = dumps(records, allow_nan=True)
                 if len(text) > MAX_RESULT_BYTES:
                     detail = f"observations larger than {MAX_RESULT_BYTES} bytes"

@@ -211,23 +211,29 @@ class LaunchHelpers:
         self.lock = threading.Lock()
 
     def acquire(self, python: str) -> LaunchHelper:
-        with self.lock:
-            while self.free:
-                helper = self.free.pop()
-                if helper.healthy and helper.proc.poll() is None:
-                    return helper
-                self.started.remove(helper)
-                helper.close()
+        """A helper whose cgroup holds nothing but itself (the last launch's rest is killed
+        here, off the previous launch's critical path, usually already gone)."""
+        while True:
+            with self.lock:
+                helper = self.free.pop() if self.free else None
+            if helper is None:
+                break
+            if helper.healthy and helper.proc.poll() is None and helper.settle():
+                return helper
+            self._retire(helper)
         helper = LaunchHelper(python, self.accounting.group())
         with self.lock:
             self.started.append(helper)
         return helper
 
     def release(self, helper: LaunchHelper) -> None:
-        if helper.healthy and helper.settle():
+        if helper.healthy:
             with self.lock:
                 self.free.append(helper)
-            return
+        else:
+            self._retire(helper)
+
+    def _retire(self, helper: LaunchHelper) -> None:
         with self.lock:
             self.started.remove(helper)
         helper.close()

@@ -16,16 +16,19 @@ launch is born in that cgroup and the host's CPU figure covers every process it 
     RLIMIT_NOFILE max_open_files           RLIMIT_CORE   0
 
 ``bwrap`` backend: new PID, network, IPC, UTS (and cgroup where possible) namespaces; a
-read-only view of what the interpreter needs and nothing else: ``/usr`` (plus ``/bin``, ``/lib``,
-``/lib64``, ``/sbin``) with ``/usr/local`` and every ``site-packages``/``dist-packages`` directory
-masked by an empty read-only tmpfs, and of the interpreter's binary, shared library and standard
-library (their own ``site-packages`` masked too), so no installed package, benchmark data or
-project source is visible; no ``/etc``, ``/home``, ``/root``, ``/work``. The work directory is
-read-only at ``/sandbox``; a private tmpfs of ``tmp_mb`` MiB at ``/tmp`` is the only writable
-place (and the working directory); fresh ``/proc`` and ``/dev``; ``--die-with-parent``,
-``--new-session``, ``--clearenv`` with a minimal environment (no host variables,
-``PYTHONHASHSEED=0``). A seccomp filter (``seccomp.py``) refuses namespaces and mounts
-(``unshare``, ``setns``, ``mount``, ``clone`` with namespace flags, ...) in root and non-root mode.
+read-only view of what the interpreter needs and nothing else: ``/usr/bin``, ``/usr/sbin``, the
+directories of the C library and the dynamic loader (``/usr/lib/<multiarch>``, ``/usr/lib64``),
+the interpreter's binary, shared library and standard library (its ``site-packages`` masked by
+an empty read-only tmpfs, as is any other package directory inside the view), and ``/bin``,
+``/lib``, ... as on the host. So no installed package, benchmark data or project source is
+visible: no ``/usr/local``, ``/usr/share``, ``/usr/lib/python3*``, ``/etc``, ``/home``,
+``/root`` (beyond the path to the interpreter), ``/work``. The work directory is read-only at
+``/sandbox``; a private tmpfs of ``tmp_mb`` MiB at ``/tmp`` is the only writable place (and the
+working directory; the root is remounted read-only); fresh ``/proc`` and ``/dev``;
+``--die-with-parent``, ``--new-session``, ``--clearenv`` with a minimal environment (no host
+variables, ``PYTHONHASHSEED=0``). A seccomp filter (``seccomp.py``) refuses namespaces and
+mounts (``unshare``, ``setns``, the mount calls, ``clone`` with namespace flags, ...) in root
+and non-root mode alike.
 
 RLIMIT_NPROC counts processes per real uid and never binds root. As root, bwrap runs without a
 user namespace but keeps only CAP_SETUID/SETGID/SETPCAP, and ``setpriv`` switches to uid/gid
@@ -38,8 +41,9 @@ bwrap adds a user namespace instead (the invoking uid is not root).
 
 ``process`` backend (only when chosen explicitly): the rlimits, a new session, a cleared
 environment and a private temporary working directory; no namespaces, no seccomp filter, no
-masks, so the program can read the host filesystem and open network connections, and it runs as
-the invoking user (as root, RLIMIT_NPROC does not bind). Use it only where bwrap cannot run.
+restricted view, so the program can read the host filesystem (benchmark data included), open
+network connections and, as root, leave its cgroup; it runs as the invoking user (as root,
+RLIMIT_NPROC does not bind). Verdicts stay host-side. Use it only where bwrap cannot run.
 
 The whole process group is killed (SIGKILL) when a run ends, then whatever is left in the
 helper's cgroup; with bwrap the PID namespace dies with it, taking every process the candidate

@@ -24,6 +24,7 @@ from coral_dagster.benchmark.sandbox import UID_POOL
 
 SECRET = "coral-test-secret-8c1f0e"
 UID_BASE = 63000
+FUTURE_MARKERS = ("alpha-7f3e", "beta-91cd", "gamma-d04a")
 CORRECT = "def answer(x):\n    return 2 * x\n"
 CHECK_TESTS = (
     "import pytest\n"
@@ -80,6 +81,11 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evaluator]:
             "def check(x):\n    return x\n",
             "def check(x):\n    return 2 * x\n",
             pytest_source=CHECK_TESTS,
+        ),
+        "future": Spec(
+            "def future(marker):\n    return [marker]\n",
+            "def future(marker):\n    return []\n",
+            lines(*(([m], []) for m in FUTURE_MARKERS)),
         ),
     }
     problem_set = load_problem_set(write_dataset(root, problems))
@@ -434,7 +440,7 @@ frame = sys._getframe()
 while frame is not None and "report" not in frame.f_locals:
     frame = frame.f_back
 report, spec = frame.f_locals["report"], frame.f_locals["spec"]
-cases = spec.get("cases") or spec["tests"]
+cases = spec.get("cases") or spec.get("tests") or range(spec["n"])
 report({{"event": "ready"}})
 for index in range(len(cases)):
     report({{"event": "case", "index": index, "status": "ok", "result": "2",
@@ -654,3 +660,25 @@ def test_uid_base_near_the_top_of_the_uid_space_is_refused(hostile: Evaluator) -
     result = evaluator.evaluate("answer", whoami)
     uids = [int(t.detail.split("got ")[1]) for t in result.tests]
     assert all(top <= uid <= 2**32 - 2 for uid in uids), uids
+
+
+SNOOP_SPEC = """import os
+
+WANTED = [a + "-" + b for a, b in (("alpha", "7f3e"), ("beta", "91cd"), ("gamma", "d04a"))]
+
+
+def future(marker):
+    text = ""
+    for top, _, files in os.walk("/sandbox"):
+        for name in files:
+            with open(os.path.join(top, name), errors="replace") as f:
+                text += f.read()
+    return [w for w in WANTED if w in text]
+"""
+
+
+def test_later_cases_arguments_are_not_in_the_sandbox(hostile: Evaluator) -> None:
+    """A JSON case's arguments arrive with its go: a candidate cannot read the next cases'
+    inputs (and compute them, unmeasured, while a case it gives up on runs)."""
+    result = hostile.evaluate("future", SNOOP_SPEC)
+    assert result.passed == result.total == 3, [t.detail for t in result.tests]
