@@ -93,7 +93,11 @@ class HelperProcess:
         """Wait for the launch to end; ``subprocess.TimeoutExpired`` after ``timeout``."""
         if self.returncode is not None:
             return self.returncode
-        message = self.helper.receive(timeout)
+        try:
+            message = self.helper.receive(timeout)
+        except LaunchError:  # the helper died (killed by a process-backend candidate, OOM):
+            self.returncode = -signal.SIGKILL  # so did the launch; the helper is retired
+            return self.returncode
         if message is None:
             raise subprocess.TimeoutExpired(self.args, timeout or 0.0)
         if "exit" not in message:

@@ -217,3 +217,35 @@ def test_seccomp_filter_decisions(machine: str) -> None:
         assert _bpf_run(program, x32_unshare, arch.audit) == seccomp.RET_KILL_PROCESS
     with pytest.raises(seccomp.SeccompUnsupported, match="riscv64"):
         seccomp.filter_program("riscv64")
+
+
+BURN_IN_CHILD = """
+import os
+pid = os.fork()
+if pid == 0:
+    total = 0
+    for i in range(3_000_000):
+        total += i
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+
+
+@pytest.mark.parametrize("method", ["cgroup2", "cgroup1"])
+def test_cpu_accounting_counts_the_whole_tree(method: str, tmp_path: Path) -> None:
+    """Both hierarchies count a forked child's CPU; a missing one fails at start-up, by name."""
+    from coral_dagster.benchmark.cpu_accounting import CpuAccountingUnavailable, locate
+
+    try:
+        locate(method)
+    except CpuAccountingUnavailable as err:
+        with pytest.raises(SandboxUnavailable, match=method):
+            make_sandbox(fast_config(cpu_accounting=method))
+        pytest.skip(str(err))
+    sandbox = make_sandbox(fast_config(cpu_accounting=method))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    workdir.chmod(0o755)
+    run = sandbox.run([sandbox.python, *PYTHON_FLAGS, "-c", BURN_IN_CHILD], workdir, timeout=30)
+    assert run.returncode == 0, run.output
+    assert run.cpu_seconds >= 0.05, run.cpu_seconds
