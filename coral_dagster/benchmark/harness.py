@@ -242,9 +242,7 @@ def main() -> None:
             with open(path, encoding="utf-8") as f:
                 compiled.append((unit_name, path, compile(f.read(), path, "exec"), package))
     except BaseException as exc:
-        report(
-            {"event": "import_error", "error_type": type(exc).__name__, "detail": _describe(exc)}
-        )
+        report(_import_error(exc))
         exit_now(0)
     report({"event": "started"})
     read_line()
@@ -262,9 +260,7 @@ def main() -> None:
             )
             exit_now(0)
     except BaseException as exc:
-        report(
-            {"event": "import_error", "error_type": type(exc).__name__, "detail": _describe(exc)}
-        )
+        report(_import_error(exc))
         exit_now(0)
     report({"event": "ready"})
 

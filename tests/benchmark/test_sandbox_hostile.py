@@ -467,7 +467,7 @@ def test_reports_forged_from_the_harness_frames_do_not_pass(
     assert [t.verdict for t in result.tests] == ["pass", "fail"]  # guessed "2" is right once
 
 
-BUSY = "    total = 0\n    for i in range(1_500_000):\n        total += i\n"
+BUSY = "    total = 0\n    for i in range(600_000):\n        total += i\n"
 FORKED_WORK = """import os
 
 
@@ -476,7 +476,7 @@ def answer(x):
     pid = os.fork()
     if pid == 0:
         total = 0
-        for i in range(1_500_000):
+        for i in range(600_000):
             total += i
         os.write(write, b"%d" % (2 * x))
         os._exit(0)
@@ -511,7 +511,7 @@ def test_cpu_time_of_forked_children_and_rewritten_reports_is_counted(
         result = hostile.evaluate("answer", attack)
         assert result.passed == result.total == 2, [t.to_dict() for t in result.tests]
         assert result.objectives["runtime"] < 0.5, result.objectives
-        assert all(t.cpu_seconds >= 0.02 for t in result.tests), [t.to_dict() for t in result.tests]
+        assert all(t.cpu_seconds >= 0.01 for t in result.tests), [t.to_dict() for t in result.tests]
         assert {t.cpu_clock for t in result.tests} == {hostile.config.cpu_accounting}
 
 
