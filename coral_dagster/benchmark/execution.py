@@ -300,6 +300,12 @@ class _Launch:
                     index, "error", now - last, None, "ProcessDied", detail, self._cpu_since_mark()
                 )
                 return index + 1
+            spent = 0.0
+            if phase == "cases" and index < self.n:
+                # Any line ends the case's CPU window: read the counter and release the next
+                # case before parsing (a forged line costs the launch anyway).
+                spent = self._cpu_since_mark()
+                self._go(index + 1, now + timeout)
             message = self._message(line)
             event = None if message is None else message.get("event")
             if message is not None and event == "started" and phase == "start":
@@ -324,8 +330,7 @@ class _Launch:
                 and phase == "cases"
                 and message.get("index") == index
             ):
-                cpu = self._cpu_since_mark() + (import_cpu if index == self.start else 0.0)
-                self._go(index + 1, now + timeout)  # first: the harness waits for it
+                cpu = spent + (import_cpu if index == self.start else 0.0)
                 outcomes[index] = self._case(message, index, now - last, cpu)
                 index += 1
                 last, deadline = now, now + timeout
@@ -337,13 +342,7 @@ class _Launch:
                     self._all(outcomes, "error", "ProtocolViolation", detail)
                     return None
                 outcomes[index] = CaseOutcome(
-                    index,
-                    "error",
-                    now - last,
-                    None,
-                    "ProtocolViolation",
-                    detail,
-                    self._cpu_since_mark(),
+                    index, "error", now - last, None, "ProtocolViolation", detail, spent
                 )
                 return index + 1
 
