@@ -15,9 +15,10 @@ line before the candidate's import and before each case (a JSON case's ``go`` ca
 arguments: no case's input is in the sandbox before the case starts), so the host reads the
 launch cgroup's CPU counter (``Launched.cpu``: every process of the launch, forked children
 included) while the harness is blocked: a case's ``cpu_seconds`` is the counter's growth from
-its go to its report, the first case of a launch also carrying the candidate's import (module-
-level code of the program and, for pytest-style problems, of the test module). ``seconds`` is
-the host's wall time over the same span.
+the previous report to its own, the first case of a launch counting from the harness's
+``started`` report, so it also carries the candidate's import (module-level code of the program
+and, for pytest-style problems, of the test module; the first case is released with the
+import). ``seconds`` is the host's wall time from the ``ready`` (or previous) report.
 
 
 Reports come through a private pipe, each line carrying a random per-launch nonce. The reports
@@ -266,7 +267,6 @@ class _Launch:
 
     def _run(self, outcomes: dict[int, CaseOutcome], timeout: float, startup: float) -> int | None:
         index, phase = self.start, "start"  # start -> import -> cases
-        import_cpu = 0.0
         last = time.monotonic()
         deadline = last + startup + timeout
         while True:
@@ -311,11 +311,12 @@ class _Launch:
             if message is not None and event == "started" and phase == "start":
                 self._cpu_since_mark()
                 phase = "import"
+                # The import and the first case share one CPU window (the import is charged
+                # to the first case), so the first case is released with the import.
                 self._send("go", deadline)
-            elif message is not None and event == "ready" and phase == "import":
-                import_cpu = self._cpu_since_mark()
-                phase, last, deadline = "cases", now, now + timeout
                 self._go(index, deadline)
+            elif message is not None and event == "ready" and phase == "import":
+                phase, last, deadline = "cases", now, now + timeout
             elif message is not None and event == "import_error" and phase != "cases":
                 self._all(
                     outcomes,
@@ -330,8 +331,7 @@ class _Launch:
                 and phase == "cases"
                 and message.get("index") == index
             ):
-                cpu = spent + (import_cpu if index == self.start else 0.0)
-                outcomes[index] = self._case(message, index, now - last, cpu)
+                outcomes[index] = self._case(message, index, now - last, spent)
                 index += 1
                 last, deadline = now, now + timeout
             elif message is not None and event == "done" and phase == "cases" and index == self.n:

@@ -16,8 +16,8 @@ Protocol (host side: ``coral_dagster.benchmark.execution``):
 2. The harness imports what is not candidate code (the pytest shim, support modules), compiles
    the candidate (and the test module), reports ``started`` and waits for a ``go`` line on
    ``CMD_FD``: the host reads the launch's CPU counter while the harness is blocked.
-3. It executes the candidate module (for pytest-style problems then the test module), reports
-   ``ready`` or ``import_error``, and waits for ``go``.
+3. It executes the candidate module (for pytest-style problems then the test module) and
+   reports ``ready`` or ``import_error`` (the first case's ``go`` came with the import's).
 4. For each case from ``START`` on: wait for ``go`` (for a JSON case ``go <arguments>``: the
    host releases each case's arguments only when the case starts, so no later case can be
    computed ahead), run the case, report
