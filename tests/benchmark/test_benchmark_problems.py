@@ -266,10 +266,11 @@ def test_real_quixbugs_verdicts_are_upstream_ones() -> None:
     from coral_dagster.benchmark.evaluator import Evaluator
 
     problems = load_problem_set(os.environ["QUIXBUGS_DIR"])
-    evaluator = Evaluator(problems, fast_config(timeout_seconds=2.0, uid_base=68000))
-    correct = evaluator.evaluate_many([(n, p.correct_source) for n, p in problems.problems.items()])
+    patient = Evaluator(problems, fast_config(timeout_seconds=5.0, cpu_seconds=5, uid_base=68000))
+    correct = patient.evaluate_many([(n, p.correct_source) for n, p in problems.problems.items()])
     not_passing = {(r.problem, t.index) for r in correct for t in r.tests if t.verdict != "pass"}
     assert not_passing == SLOW_CORRECT_CASES
+    evaluator = Evaluator(problems, fast_config(timeout_seconds=2.0, uid_base=68000))
     buggy = evaluator.evaluate_many([(n, p.buggy_source) for n, p in problems.problems.items()])
     assert [r.problem for r in buggy if r.passed == r.total] == []
     graph = {r.problem: [t.verdict == "pass" for t in r.tests] for r in buggy}
