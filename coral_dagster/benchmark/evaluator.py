@@ -9,14 +9,22 @@ of ``(problem name, program or None)``:
 2. lints all parseable programs with ONE ruff and ONE bandit process (``quality``), in a side
    thread while the tests run (results cached per program text);
 3. runs each distinct (problem, program) pair's tests in the sandbox (``execution``) on
-   ``SandboxConfig.workers`` threads; JSON results are compared here, outside the sandbox;
-4. measures each problem's correct program the same way once (cached) for ``runtime``; when
-   the batch contains the correct program itself, that run is the measurement.
+   ``SandboxConfig.workers`` threads;
+4. runs each problem's correct program the same way once (cached): the *reference*, whose
+   per-test CPU seconds are the ``runtime`` baseline and whose pytest observations anchor the
+   pytest verdicts; when the batch contains the correct program itself, that run is the
+   reference.
 
-Verdicts: ``pass``, ``fail``, ``error`` (with the exception type) and ``timeout``. Scores are
-deterministic except the measured seconds and ``runtime``, which is built from CPU seconds
-with a 2 ms floor per test, so it is exactly 1 unless tests are slow enough to measure (see
-``objectives`` for the formulas).
+Every verdict is decided here, on the host, from plain values: a JSON case's result is compared
+with the expected value (which never enters the sandbox); a pytest-style test's observations
+are judged by ``observations.judge`` against the host-side literals and the reference's
+observations. Nothing the sandbox says about passing or timing is believed.
+
+Verdicts: ``pass``, ``fail``, ``error`` (with the exception type) and ``timeout``. A pytest
+test that the correct program itself does not pass is an ``error`` (``ReferenceFailed``) for
+every candidate. Scores are deterministic except the measured seconds and ``runtime``, which is
+built from the host-measured CPU seconds of the sandbox's whole process tree with a 2 ms floor
+per test, so it is exactly 1 unless tests are slow enough to measure (see ``objectives``).
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from coral_dagster.benchmark.objectives import (
     style_score,
     zero_objectives,
 )
+from coral_dagster.benchmark.observations import ObservationError, judge, parse
 from coral_dagster.benchmark.problems import Problem, ProblemSet
 from coral_dagster.benchmark.quality import bandit_weights, ruff_issue_counts
 from coral_dagster.benchmark.sandbox import Sandbox, make_sandbox
@@ -52,8 +61,9 @@ MAX_REPR_CHARS = 200
 class TestVerdict:
     """One test case's verdict; ``error_type`` is the exception type name for ``error``.
 
-    ``seconds`` is wall time, ``cpu_seconds`` CPU time of the call, both measured in the
-    sandbox.
+    ``seconds`` is wall time and ``cpu_seconds`` the CPU time of the sandbox's whole process
+    tree for the case, both measured by the host; ``cpu_clock`` names how (``cgroup2`` or
+    ``cgroup1``; empty when nothing ran).
     """
 
     __test__ = False  # not a pytest test class
@@ -64,6 +74,7 @@ class TestVerdict:
     error_type: str | None = None
     detail: str = ""
     cpu_seconds: float = 0.0
+    cpu_clock: str = ""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -77,6 +88,7 @@ class TestVerdict:
             "error_type": self.error_type,
             "detail": self.detail,
             "cpu_seconds": self.cpu_seconds,
+            "cpu_clock": self.cpu_clock,
         }
 
     @classmethod
@@ -88,6 +100,7 @@ class TestVerdict:
             error_type=data.get("error_type"),
             detail=data.get("detail", ""),
             cpu_seconds=float(data.get("cpu_seconds", 0.0)),
+            cpu_clock=str(data.get("cpu_clock", "")),
         )
 
 
@@ -152,20 +165,64 @@ def _short(value: Any) -> str:
     return text if len(text) <= MAX_REPR_CHARS else text[: MAX_REPR_CHARS - 3] + "..."
 
 
-def _verdict(problem: Problem, outcome: CaseOutcome) -> TestVerdict:
-    verdict = _judge(problem, outcome)
+@dataclass(frozen=True)
+class _Reference:
+    """The correct program's run of a problem: per-test CPU seconds (the runtime baseline) and,
+    for pytest-style tests, its decoded observations or why it does not pass the test itself."""
+
+    cpu_seconds: tuple[float, ...]
+    observations: tuple[list | None, ...]
+    failures: tuple[str | None, ...]
+    stable: bool
+
+
+def _reference(problem: Problem, execution: Execution) -> _Reference:
+    cpu = tuple(o.cpu_seconds for o in execution.outcomes)
+    n = len(execution.outcomes)
+    if problem.json_cases is not None:
+        return _Reference(cpu, (None,) * n, (None,) * n, True)
+    tests = problem.rewritten_tests()
+    observations: list[list | None] = []
+    failures: list[str | None] = []
+    for outcome, test_id in zip(execution.outcomes, problem.pytest_test_ids, strict=True):
+        records, failure = None, None
+        if outcome.status != "ok":
+            failure = f"{outcome.status} {outcome.error_type or ''}: {outcome.detail}".strip()
+        else:
+            try:
+                records = parse(outcome.observations)
+            except ObservationError as err:
+                failure = f"unreadable observations: {err}"
+            else:
+                verdict = judge(tests, test_id, records, None)
+                if not verdict.passed:
+                    records, failure = None, verdict.detail
+        observations.append(records)
+        failures.append(failure)
+    stable = not any(
+        o.status == "timeout" or o.error_type in ("ProcessDied", "ProtocolViolation")
+        for o in execution.outcomes
+    )
+    return _Reference(cpu, tuple(observations), tuple(failures), stable)
+
+
+def _verdict(
+    problem: Problem, outcome: CaseOutcome, reference: _Reference, clock: str
+) -> TestVerdict:
+    verdict = _judge(problem, outcome, reference)
     verdict.cpu_seconds = outcome.cpu_seconds
+    verdict.cpu_clock = clock
     return verdict
 
 
-def _judge(problem: Problem, outcome: CaseOutcome) -> TestVerdict:
+def _judge(problem: Problem, outcome: CaseOutcome, reference: _Reference) -> TestVerdict:
     i = outcome.index
     if outcome.status == "timeout":
         return TestVerdict(i, "timeout", outcome.seconds, None, outcome.detail)
     if outcome.status in ("fail", "error"):
         return TestVerdict(i, outcome.status, outcome.seconds, outcome.error_type, outcome.detail)
-    if problem.json_cases is None:  # pytest-style: "ok" means the test function returned
-        return TestVerdict(i, "pass", outcome.seconds)
+    if problem.json_cases is None:
+        return _judge_pytest(problem, outcome, reference)
     args, expected = problem.json_cases[i]
     if outcome.result is None:
         return TestVerdict(i, "error", outcome.seconds, "ProtocolViolation", "no result reported")
@@ -179,6 +236,24 @@ def _judge(problem: Problem, outcome: CaseOutcome) -> TestVerdict:
     return TestVerdict(i, "fail", outcome.seconds, None, detail)
 
 
+def _judge_pytest(problem: Problem, outcome: CaseOutcome, reference: _Reference) -> TestVerdict:
+    """A pytest-style test passes when its observations pass ``observations.judge``."""
+    i = outcome.index
+    failure = reference.failures[i]
+    if failure is not None:
+        detail = f"the correct program does not pass this test: {failure}"
+        return TestVerdict(i, "error", outcome.seconds, "ReferenceFailed", detail[:1000])
+    try:
+        records = parse(outcome.observations)
+    except ObservationError as err:
+        return TestVerdict(i, "error", outcome.seconds, "ProtocolViolation", str(err))
+    test_id = problem.pytest_test_ids[i]
+    verdict = judge(problem.rewritten_tests(), test_id, records, reference.observations[i])
+    if verdict.passed:
+        return TestVerdict(i, "pass", outcome.seconds)
+    return TestVerdict(i, "fail", outcome.seconds, None, verdict.detail[:1000])
+
+
 class Evaluator:
     """Runs candidate programs' tests in the configured sandbox and scores them."""
 
@@ -187,7 +262,7 @@ class Evaluator:
         self.config = sandbox
         self.sandbox: Sandbox = make_sandbox(sandbox)
         self._lock = threading.Lock()
-        self._baselines: dict[str, tuple[float, ...]] = {}
+        self._references: dict[str, _Reference] = {}
         self._quality: dict[str, tuple[float, float]] = {}
 
     # -- public API ----------------------------------------------------------------------------
@@ -214,26 +289,38 @@ class Evaluator:
             executions, baseline_runs = self._execute(runnable)
             if lint is not None:
                 lint.result()
-        for name, execution in baseline_runs.items():
-            self._store_baseline(name, execution)
-        return [self._result(n, p, parsed.get((n, p)), executions.get((n, p))) for n, p in items]
+        references = {
+            name: self._store_reference(name, execution)
+            for name, execution in baseline_runs.items()
+        }
+        with self._lock:
+            references = {**self._references, **references}
+        return [
+            self._result(n, p, parsed.get((n, p)), executions.get((n, p)), references.get(n))
+            for n, p in items
+        ]
 
     def baseline_seconds(self, problem_name: str) -> tuple[float, ...]:
         """Per-test CPU seconds of the correct program (measured once, then cached)."""
         with self._lock:
-            if problem_name in self._baselines:
-                return self._baselines[problem_name]
+            if problem_name in self._references:
+                return self._references[problem_name].cpu_seconds
         problem = self.problem_set.problems[problem_name]
         execution = run_cases(
             self.sandbox, problem, problem.correct_source, self.problem_set.support_files
         )
-        return self._store_baseline(problem_name, execution)
+        return self._store_reference(problem_name, execution).cpu_seconds
 
     # -- internals -----------------------------------------------------------------------------
-    def _store_baseline(self, name: str, execution: Execution) -> tuple[float, ...]:
-        seconds = tuple(o.cpu_seconds for o in execution.outcomes)
+    def _store_reference(self, name: str, execution: Execution) -> _Reference:
+        """Cache the reference run, unless a pytest test timed out or died in it (a loaded
+        machine must not turn that test into ``ReferenceFailed`` for good): such a run serves
+        its batch only and the next batch runs the correct program again."""
+        reference = _reference(self.problem_set.problems[name], execution)
+        if not reference.stable and self.problem_set.problems[name].kind == "pytest":
+            return reference
         with self._lock:
-            return self._baselines.setdefault(name, seconds)
+            return self._references.setdefault(name, reference)
 
     def _lint(self, programs: list[str]) -> None:
         issues = ruff_issue_counts(programs)
@@ -250,7 +337,7 @@ class Evaluator:
     ) -> tuple[dict[tuple[str, str], Execution], dict[str, Execution]]:
         problems, support = self.problem_set.problems, self.problem_set.support_files
         with self._lock:
-            known = set(self._baselines)
+            known = set(self._references)
         covered = {n for n, p in runnable if p == problems[n].correct_source}
         baseline_needed = sorted({n for n, _ in runnable} - known - covered)
         with ThreadPoolExecutor(max_workers=self.config.workers) as pool:
@@ -276,6 +363,7 @@ class Evaluator:
         program: str | None,
         parsed: _Parsed | None,
         execution: Execution | None,
+        reference: _Reference | None,
     ) -> CandidateResult:
         problem = self.problem_set.problems[name]
         total = problem.n_tests
@@ -287,12 +375,12 @@ class Evaluator:
             )
             tests = [TestVerdict(i, "error", 0.0, error_type, detail) for i in range(total)]
             return CandidateResult(name, tests, 0, total, zero_objectives(), program is None)
-        assert execution is not None
-        tests = [_verdict(problem, o) for o in execution.outcomes]
+        assert execution is not None and reference is not None
+        tests = [_verdict(problem, o, reference, execution.cpu_clock) for o in execution.outcomes]
         passing = [t.index for t in tests if t.verdict == "pass"]
+        baseline = reference.cpu_seconds
         with self._lock:
             style, security = self._quality[program]
-            baseline = self._baselines[name]
         objectives = {
             "bugfix": bugfix_score(len(passing), total),
             "syntax": 1.0 if parsed.defines_function else 0.0,

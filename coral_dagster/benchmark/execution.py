@@ -2,18 +2,29 @@
 
 All cases of a candidate run in ONE sandboxed process (``harness.py``). The host enforces the
 wall clock from outside: the harness must report the import within
-``startup_seconds + timeout_seconds`` and each case within ``timeout_seconds`` of the previous
-report. A case that overruns is a ``timeout``; one during which the process dies (``os._exit``,
-a signal, the memory limit, a closed or forged report channel) is an ``error``. Either way the
-process group is killed and a fresh sandbox continues with the next case, so one bad case
-costs at most one timeout. A failed import (syntax error, exception at module level, missing
-function) makes every case an ``error`` of that exception type; an import that does not finish
-makes every remaining case a ``timeout``.
+``startup_seconds + timeout_seconds`` and each case within ``timeout_seconds`` of the host's
+go for it. A case that overruns is a ``timeout``; one during which the process dies
+(``os._exit``, a signal, the memory limit, a closed or forged report channel) is an ``error``.
+Either way the process group is killed and a fresh sandbox continues with the next case, so one
+bad case costs at most one timeout. A failed import (syntax error, exception at module level,
+missing function) makes every case an ``error`` of that exception type; an import that does not
+finish makes every remaining case a ``timeout``.
 
-Reports come through a private pipe, each line carrying a random per-launch nonce that the
-harness reads (and closes the fd of) before any candidate code runs. Candidate output
-(stdout + stderr) goes to a host file capped by RLIMIT_FSIZE and is read back truncated to
-``max_output_bytes``; it is never parsed.
+Time and CPU are measured here, never taken from the sandbox. The harness waits for a ``go``
+line before the candidate's import and before each case (a JSON case's ``go`` carries its
+arguments: no case's input is in the sandbox before the case starts), so the host reads the
+launch cgroup's CPU counter (``Launched.cpu``: every process of the launch, forked children
+included) while the harness is blocked: a case's ``cpu_seconds`` is the counter's growth from
+the previous report to its own, the first case of a launch counting from the harness's
+``started`` report, so it also carries the candidate's import (module-level code of the program
+and, for pytest-style problems, of the test module; the first case is released with the
+import). ``seconds`` is the host's wall time from the ``ready`` (or previous) report.
+
+
+Reports come through a private pipe, each line carrying a random per-launch nonce. The reports
+are data only: JSON results and pytest observations are judged by the evaluator on the host.
+Candidate output (stdout + stderr) goes to a host file capped by RLIMIT_FSIZE and is read back
+truncated to ``max_output_bytes``; it is never parsed.
 """
 
 from __future__ import annotations
@@ -45,8 +56,8 @@ EXIT_GRACE_SECONDS = 1.0
 @dataclass(frozen=True)
 class CaseOutcome:
     """What happened to one test case: ``ok`` (JSON: ``result`` still to compare; pytest:
-    passed), ``fail``, ``error`` or ``timeout``; wall and CPU seconds as measured in the
-    sandbox (each clamped to [0, the host's wall time for the case])."""
+    ``observations`` still to judge), ``fail`` (the result is not comparable), ``error`` or
+    ``timeout``; wall and CPU seconds measured by the host."""
 
     index: int
     status: str
@@ -55,6 +66,7 @@ class CaseOutcome:
     error_type: str | None = None
     detail: str = ""
     cpu_seconds: float = 0.0
+    observations: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,7 @@ class Execution:
     output: str
     launches: int
     wall_seconds: float
+    cpu_clock: str = ""
 
 
 def _package_text(name: str) -> str:
@@ -72,7 +85,8 @@ def _package_text(name: str) -> str:
 def prepare_workdir(
     workdir: Path, problem: Problem, program: str, support_files: Mapping[str, str], inner: str
 ) -> None:
-    """Write harness, spec, pytest shim, support modules, the program and tests into ``workdir``."""
+    """Write harness, spec, pytest shim, support modules, the program and the rewritten tests
+    (no expected values; JSON arguments are released case by case) into ``workdir``."""
     files: dict[str, str] = {
         HARNESS_FILE: _package_text("harness.py"),
         "pytest.py": _package_text("pytest_shim.py"),
@@ -82,14 +96,16 @@ def prepare_workdir(
     }
     for module, source in support_files.items():
         files[f"{module}.py"] = source
-    spec: dict = {"problem": problem.name, "root": inner}
+    spec: dict = {"problem": problem.name, "root": inner, "n": problem.n_tests}
     if problem.json_cases is not None:
-        spec.update(mode="json", cases=[json.dumps(args) for args, _ in problem.json_cases])
+        spec.update(mode="json")  # arguments travel with each case's go, expected values never
     else:
-        assert problem.pytest_source is not None
-        files[f"test_{problem.name}.py"] = problem.pytest_source
+        files[f"test_{problem.name}.py"] = problem.rewritten_tests().source
         spec.update(
-            mode="pytest", test_module=f"test_{problem.name}", tests=problem.pytest_test_ids
+            mode="pytest",
+            test_module=f"test_{problem.name}",
+            tests=problem.pytest_test_ids,
+            support=sorted(support_files),
         )
     files[SPEC_FILE] = json.dumps(spec)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -148,9 +164,16 @@ class _Launch:
     """One sandboxed harness process running cases ``start..n-1``."""
 
     def __init__(
-        self, sandbox: Sandbox, workdir: Path, cwd: Path, output_fd: int, start: int, n: int
+        self,
+        sandbox: Sandbox,
+        workdir: Path,
+        cwd: Path,
+        output_fd: int,
+        start: int,
+        arguments: list[str] | None,
+        n: int,
     ):
-        self.sandbox, self.start, self.n = sandbox, start, n
+        self.sandbox, self.start, self.n, self.arguments = sandbox, start, n, arguments
         cfg = sandbox.config
         inner = sandbox.inner_path(workdir)
         cmd_r, cmd_w = os.pipe()
@@ -166,7 +189,7 @@ class _Launch:
         ]
         cpu = cfg.cpu_seconds * (n - start) + math.ceil(cfg.startup_seconds)
         try:
-            self.proc = sandbox.spawn(
+            self.launched = sandbox.spawn(
                 argv, workdir, cwd, output_fd=output_fd, pass_fds=(cmd_r, res_w), cpu_seconds=cpu
             )
         except BaseException:
@@ -175,9 +198,38 @@ class _Launch:
             raise
         os.close(cmd_r)
         os.close(res_w)
+        os.set_blocking(cmd_w, False)  # a harness that stops reading must not block the host
         self.cmd_w = cmd_w
         self.nonce = secrets.token_hex(16)
         self.reader = _LineReader(res_r)
+        self.cpu_mark = 0.0
+
+    def _send(self, line: str, deadline: float) -> bool:
+        """Write one line to the harness before ``deadline``; False if it did not take it (it
+        stopped reading, or is gone: the reader then sees the end or the deadline)."""
+        view = memoryview((line + "\n").encode("utf-8"))
+        while view:
+            try:
+                view = view[os.write(self.cmd_w, view) :]
+            except BlockingIOError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not select.select([], [self.cmd_w], [], remaining)[1]:
+                    return False
+            except BrokenPipeError:
+                return False
+        return True
+
+    def _go(self, index: int, deadline: float) -> bool:
+        """Release case ``index`` (with its arguments, for a JSON case)."""
+        if self.arguments is None or index >= self.n:
+            return self._send("go", deadline)
+        return self._send("go " + self.arguments[index], deadline)
+
+    def _cpu_since_mark(self) -> float:
+        """CPU seconds of the launch's whole process tree since the last mark; new mark."""
+        now = self.launched.cpu.seconds()
+        spent, self.cpu_mark = max(0.0, now - self.cpu_mark), now
+        return spent
 
     def _message(self, line: bytes) -> dict | None:
         try:
@@ -190,7 +242,7 @@ class _Launch:
 
     def _died(self) -> str:
         try:
-            returncode = self.proc.wait(timeout=EXIT_GRACE_SECONDS)
+            returncode = self.launched.proc.wait(timeout=EXIT_GRACE_SECONDS)
         except subprocess.TimeoutExpired:  # still running: it closed the report channel
             returncode = None
         return _exit_text(returncode)
@@ -199,15 +251,11 @@ class _Launch:
         """Record outcomes; return the index to relaunch from, or None when all are decided."""
         cfg = self.sandbox.config
         try:
-            try:
-                os.write(self.cmd_w, (self.nonce + "\n").encode("ascii"))
-            except BrokenPipeError:
-                pass  # the harness is already gone: the reader sees end-of-file (ProcessDied)
-            finally:
-                os.close(self.cmd_w)
+            self._send(self.nonce, time.monotonic() + cfg.startup_seconds)
             return self._run(outcomes, cfg.timeout_seconds, cfg.startup_seconds)
         finally:
-            Sandbox.kill(self.proc)
+            os.close(self.cmd_w)
+            self.launched.kill()
             os.close(self.reader.fd)
 
     def _all(
@@ -218,14 +266,14 @@ class _Launch:
             outcomes[i] = CaseOutcome(i, status, 0.0, None, error_type, detail)
 
     def _run(self, outcomes: dict[int, CaseOutcome], timeout: float, startup: float) -> int | None:
-        index, ready = self.start, False
+        index, phase = self.start, "start"  # start -> import -> cases
         last = time.monotonic()
         deadline = last + startup + timeout
         while True:
             line = self.reader.readline(deadline)
             now = time.monotonic()
             if line is None:  # deadline passed
-                if not ready:
+                if phase != "cases":
                     self._all(
                         outcomes,
                         "timeout",
@@ -234,23 +282,42 @@ class _Launch:
                     )
                     return None
                 outcomes[index] = CaseOutcome(
-                    index, "timeout", timeout, None, None, f"no result within {timeout:g} s"
+                    index,
+                    "timeout",
+                    timeout,
+                    None,
+                    None,
+                    f"no result within {timeout:g} s",
+                    self._cpu_since_mark(),
                 )
                 return index + 1
             if line == b"":  # the process ended or closed the channel
                 detail = f"sandbox process ended before reporting ({self._died()})"
-                if not ready:
+                if phase != "cases":
                     self._all(outcomes, "error", "ProcessDied", detail)
                     return None
                 outcomes[index] = CaseOutcome(
-                    index, "error", now - last, None, "ProcessDied", detail
+                    index, "error", now - last, None, "ProcessDied", detail, self._cpu_since_mark()
                 )
                 return index + 1
+            spent = 0.0
+            if phase == "cases" and index < self.n:
+                # Any line ends the case's CPU window: read the counter and release the next
+                # case before parsing (a forged line costs the launch anyway).
+                spent = self._cpu_since_mark()
+                self._go(index + 1, now + timeout)
             message = self._message(line)
             event = None if message is None else message.get("event")
-            if message is not None and event == "ready" and not ready:
-                ready, last, deadline = True, now, now + timeout
-            elif message is not None and event == "import_error" and not ready:
+            if message is not None and event == "started" and phase == "start":
+                self._cpu_since_mark()
+                phase = "import"
+                # The import and the first case share one CPU window (the import is charged
+                # to the first case), so the first case is released with the import.
+                self._send("go", deadline)
+                self._go(index, deadline)
+            elif message is not None and event == "ready" and phase == "import":
+                phase, last, deadline = "cases", now, now + timeout
+            elif message is not None and event == "import_error" and phase != "cases":
                 self._all(
                     outcomes,
                     "error",
@@ -259,33 +326,36 @@ class _Launch:
                 )
                 return None
             elif (
-                message is not None and event == "case" and ready and message.get("index") == index
+                message is not None
+                and event == "case"
+                and phase == "cases"
+                and message.get("index") == index
             ):
-                outcomes[index] = self._case(message, index, now - last)
+                outcomes[index] = self._case(message, index, now - last, spent)
                 index += 1
                 last, deadline = now, now + timeout
-            elif message is not None and event == "done" and ready and index == self.n:
+            elif message is not None and event == "done" and phase == "cases" and index == self.n:
                 return None
             else:
                 detail = "malformed or forged report on the result channel"
-                if not ready:
+                if phase != "cases":
                     self._all(outcomes, "error", "ProtocolViolation", detail)
                     return None
                 outcomes[index] = CaseOutcome(
-                    index, "error", now - last, None, "ProtocolViolation", detail
+                    index, "error", now - last, None, "ProtocolViolation", detail, spent
                 )
                 return index + 1
 
     @staticmethod
-    def _case(message: dict, index: int, host_seconds: float) -> CaseOutcome:
+    def _case(message: dict, index: int, seconds: float, cpu_seconds: float) -> CaseOutcome:
+        """A case report as data: the status and the values to judge, nothing else trusted."""
         status = message.get("status")
         if status not in ("ok", "fail", "error"):
             return CaseOutcome(
-                index, "error", host_seconds, None, "ProtocolViolation", f"bad status {status!r}"
+                index, "error", seconds, None, "ProtocolViolation", f"bad status {status!r}"
             )
-        seconds = _clamped(message.get("seconds"), host_seconds)
-        cpu_seconds = _clamped(message.get("cpu_seconds"), host_seconds)
         result = message.get("result") if status == "ok" else None
+        observations = message.get("observations") if status == "ok" else None
         error_type = message.get("error_type")
         return CaseOutcome(
             index,
@@ -295,14 +365,8 @@ class _Launch:
             str(error_type) if error_type is not None else None,
             str(message.get("detail", ""))[:1000],
             cpu_seconds,
+            observations if isinstance(observations, str) else None,
         )
-
-
-def _clamped(claimed: object, host_seconds: float) -> float:
-    """A reported duration as a float in [0, host_seconds]; the host's time if unusable."""
-    if isinstance(claimed, (int, float)) and math.isfinite(claimed):
-        return min(max(float(claimed), 0.0), host_seconds)
-    return host_seconds
 
 
 def run_cases(
@@ -311,6 +375,9 @@ def run_cases(
     """Run every test case of ``problem`` against ``program`` in ``sandbox``."""
     started = time.perf_counter()
     n = problem.n_tests
+    arguments = (
+        None if problem.json_cases is None else [json.dumps(a) for a, _ in problem.json_cases]
+    )
     outcomes: dict[int, CaseOutcome] = {}
     launches = 0
     tmp = Path(tempfile.mkdtemp(prefix="coral-eval-"))
@@ -324,7 +391,8 @@ def run_cases(
             start: int | None = 0
             while start is not None and start < n:
                 launches += 1
-                start = _Launch(sandbox, workdir, cwd, output_fd, start, n).run(outcomes)
+                launch = _Launch(sandbox, workdir, cwd, output_fd, start, arguments, n)
+                start = launch.run(outcomes)
         finally:
             os.close(output_fd)
         with open(output_path, "rb") as f:
@@ -339,4 +407,5 @@ def run_cases(
         output=output,
         launches=launches,
         wall_seconds=time.perf_counter() - started,
+        cpu_clock=sandbox.config.cpu_accounting,
     )

@@ -7,11 +7,13 @@
     security = 1 / (1 + weighted / 3),  weighted = sum of bandit findings' severity weights
                (LOW 1, MEDIUM 3, HIGH 9)
     runtime  = min(1, T_correct / T_candidate) over the tests the candidate passes, where
-               T = sum_i max(t_i, RUNTIME_FLOOR_SECONDS) of per-test CPU seconds
-               (``time.process_time``) measured in the sandbox for the candidate and, the same
-               way, for the correct program; 0 if no test passes. CPU time ignores other
-               processes' load; the 2 ms floor keeps timer noise out of the score, so tests
-               faster than that count as equal and the score stays reproducible.
+               T = sum_i max(t_i, RUNTIME_FLOOR_SECONDS) of per-test CPU seconds of the
+               sandbox's whole process tree (forked children included), read by the host from
+               the launch's cgroup (``cpu_accounting``), for the candidate and, the same way,
+               for the correct program; 0 if no test passes. The first test of a launch also
+               carries the module-level code of the program. CPU time ignores other processes'
+               load; the 2 ms floor keeps timer noise out of the score, so tests faster than
+               that count as equal and the score stays reproducible.
 
 A missing program, or one that does not parse, scores 0 on all five.
 """

@@ -15,7 +15,14 @@ Rules (QuixBugs quirks included):
   ``*_test.py`` (QuixBugs' old hand-written drivers) and ``__init__.py`` are ignored;
 - a JSON case whose ``args`` is not a list is wrapped as ``[args]`` (QuixBugs' ``tester.py``
   does the same for its one-argument cases); blank lines are skipped;
-- JSON wins over a pytest file for the same problem (QuixBugs ships both for JSON problems).
+- JSON wins over a pytest file for the same problem (QuixBugs ships both for JSON problems);
+- a JSON case with ``NaN``, ``Infinity`` or a number that overflows to infinity (``1e999``) is
+  refused: NaN equals nothing and infinities are not JSON; no QuixBugs case has one (an
+  infinite expected value, as ``shortest_path_length``'s, only occurs in pytest-style tests,
+  written ``float("inf")``);
+- pytest-style test files are rewritten (``pytest_rewrite``) so the host judges their asserts;
+  support classes (``Node``) must not define comparison, ``__bool__`` or ``__len__`` methods,
+  because the host compares their objects by identity, as Python does without them.
 
 Every error is a ``ProblemLoadError`` naming the file (and line where there is one).
 """
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +39,7 @@ from types import MappingProxyType
 from typing import Any
 
 from coral_dagster.benchmark.pytest_cases import TestFileError, scan_test_file
+from coral_dagster.benchmark.pytest_rewrite import RewrittenTests, rewrite_tests
 from coral_dagster.domain.hashing import content_hash
 
 BUNDLED_DATASET: Path = Path(__file__).resolve().parent / "data" / "coral_bugs"
@@ -39,6 +48,11 @@ PROGRAMS_DIR = "python_programs"
 CORRECT_DIR = "correct_python_programs"
 JSON_DIR = "json_testcases"
 PYTEST_DIR = "python_testcases"
+# Methods that would give a support object a meaning of ==, <, truth or length other than
+# identity; the host compares observed support objects by identity only.
+IDENTITY_BREAKING_METHODS: frozenset[str] = frozenset(
+    {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__", "__len__"}
+)
 
 
 class ProblemLoadError(ValueError):
@@ -46,7 +60,7 @@ class ProblemLoadError(ValueError):
 
 
 def cases_text(cases: Iterable[tuple[list, Any]]) -> str:
-    """Canonical text of JSON cases (sorted keys; ``Infinity`` allowed): used in fingerprints."""
+    """Canonical text of JSON cases (sorted keys): used in fingerprints."""
     return json.dumps([list(c) for c in cases], sort_keys=True, separators=(",", ":"))
 
 
@@ -55,7 +69,8 @@ class Problem:
     """One benchmark problem: a buggy program, its fix, and its tests (JSON cases or pytest).
 
     ``pytest_test_ids`` lists the pytest tests in file order (parametrized ones as
-    ``test_x[i]``); it is derived from ``pytest_source`` when not given.
+    ``test_x[i]``); it is derived from ``pytest_source`` when not given, and so is
+    ``pytest_rewrite`` (what enters the sandbox and what the host keeps to judge it).
     """
 
     name: str
@@ -64,6 +79,7 @@ class Problem:
     json_cases: tuple[tuple[list, Any], ...] | None
     pytest_source: str | None
     pytest_test_ids: tuple[str, ...] = field(default=())
+    pytest_rewrite: RewrittenTests | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if (self.json_cases is None) == (self.pytest_source is None):
@@ -73,6 +89,15 @@ class Problem:
         if self.pytest_source is not None and not self.pytest_test_ids:
             ids = scan_test_file(self.pytest_source, self.name, f"test_{self.name}.py", None)
             object.__setattr__(self, "pytest_test_ids", ids)
+        if self.pytest_source is not None and self.pytest_rewrite is None:
+            rewrite = rewrite_tests(self.pytest_source, f"test_{self.name}.py")
+            object.__setattr__(self, "pytest_rewrite", rewrite)
+
+    def rewritten_tests(self) -> RewrittenTests:
+        """The host's rewrite of the pytest-style tests (``ValueError`` for a JSON problem)."""
+        if self.pytest_rewrite is None:
+            raise ValueError(f"problem {self.name} has JSON cases, not pytest-style tests")
+        return self.pytest_rewrite
 
     @property
     def kind(self) -> str:
@@ -156,6 +181,38 @@ def _defines_function(source: str, name: str, path: Path) -> bool:
     return any(isinstance(n, ast.FunctionDef) and n.name == name for n in tree.body)
 
 
+class _NonFinite(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> float:
+    raise _NonFinite(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NonFinite(text)
+    return value
+
+
+def _support_class_problems(source: str, path: Path) -> None:
+    """Refuse support classes whose objects the host could not compare by identity."""
+    try:
+        tree = ast.parse(source, filename=str(path))
+    except SyntaxError as err:
+        raise ProblemLoadError(f"{path}:{err.lineno}: does not parse: {err.msg}") from None
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for item in node.body:
+            if isinstance(item, ast.FunctionDef) and item.name in IDENTITY_BREAKING_METHODS:
+                raise ProblemLoadError(
+                    f"{path}:{item.lineno}: support class {node.name} defines {item.name}; the "
+                    "host compares support objects by identity, so it must not"
+                )
+
+
 def load_json_cases(path: Path) -> tuple[tuple[list, Any], ...]:
     """Parse a JSON Lines test file into ``(args, expected)`` pairs (non-list args wrapped)."""
     cases: list[tuple[list, Any]] = []
@@ -163,9 +220,14 @@ def load_json_cases(path: Path) -> tuple[tuple[list, Any], ...]:
         if not line.strip():
             continue
         try:
-            case = json.loads(line)
+            case = json.loads(line, parse_constant=_reject_constant, parse_float=_finite_float)
         except json.JSONDecodeError as err:
             raise ProblemLoadError(f"{path}:{lineno}: malformed JSON: {err.msg}") from None
+        except _NonFinite as err:
+            raise ProblemLoadError(
+                f"{path}:{lineno}: non-finite number {err} (NaN and infinities are not JSON "
+                "and cannot be compared)"
+            ) from None
         if not isinstance(case, list) or len(case) != 2:
             raise ProblemLoadError(f"{path}:{lineno}: expected a JSON list [args, expected]")
         args, expected = case
@@ -196,6 +258,7 @@ def load_problem_set(dataset: str | Path = "bundled") -> ProblemSet:
         source = _read(path)
         if _defines_function(source, stem, path):
             raise ProblemLoadError(f"{path}: no test cases (expected {json_path} or {pytest_path})")
+        _support_class_problems(source, path)
         support[stem] = source
 
     for orphan in sorted(json_dir.glob("*.json")) if json_dir.is_dir() else []:
@@ -214,6 +277,7 @@ def load_problem_set(dataset: str | Path = "bundled") -> ProblemSet:
         json_path = json_dir / f"{name}.json"
         json_cases = pytest_source = None
         ids: tuple[str, ...] = ()
+        rewrite = None
         if json_path.is_file():
             json_cases = load_json_cases(json_path)
         else:
@@ -221,6 +285,7 @@ def load_problem_set(dataset: str | Path = "bundled") -> ProblemSet:
             pytest_source = _read(pytest_path)
             try:
                 ids = scan_test_file(pytest_source, name, str(pytest_path), support)
+                rewrite = rewrite_tests(pytest_source, str(pytest_path))
             except TestFileError as err:
                 raise ProblemLoadError(str(err)) from None
         problems[name] = Problem(
@@ -230,6 +295,7 @@ def load_problem_set(dataset: str | Path = "bundled") -> ProblemSet:
             json_cases=json_cases,
             pytest_source=pytest_source,
             pytest_test_ids=ids,
+            pytest_rewrite=rewrite,
         )
     if not problems:
         raise ProblemLoadError(f"dataset {root}: {programs_dir} holds no problem with tests")

@@ -30,7 +30,7 @@ class TestFileError(ValueError):
     __test__ = False  # not a pytest test class
 
 
-def _parametrize_call(decorator: ast.expr) -> ast.Call | None:
+def parametrize_call(decorator: ast.expr) -> ast.Call | None:
     """The ``pytest.mark.parametrize(...)`` call of a decorator, or None for other decorators."""
     if not isinstance(decorator, ast.Call):
         return None
@@ -152,7 +152,7 @@ def scan_test_file(
                 f"{where}: {node.name} is defined twice (first at line {seen[node.name]})"
             )
         seen[node.name] = node.lineno
-        calls = [c for c in map(_parametrize_call, node.decorator_list) if c is not None]
+        calls = [c for c in map(parametrize_call, node.decorator_list) if c is not None]
         if len(calls) > 1:
             raise TestFileError(f"{where}: stacked parametrize is not supported ({node.name})")
         if calls:

@@ -225,23 +225,58 @@ class CorpusConfig(_Section):
     seed: int = Field(0, ge=0)
 
 
+SANDBOX_UID_POOL = 1000  # bwrap as root: candidates run as uid/gid uid_base + (0..POOL-1)
+_OVERFLOW_UIDS = (65534, 65535)  # nobody/nogroup and the 16-bit (uid_t)-1: never a sandbox uid
+_MAX_UID = 2**32 - 2  # (uid_t)-1 = 2**32-1 means "unchanged" to setresuid: never reachable
+
+
 class SandboxConfig(_Section):
+    """Limits of the test sandbox. Every figure is finite, positive and within what the kernel
+    accepts (NaN and infinities are rejected), so no setting can switch a limit off."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
     backend: Literal["bwrap", "process"] = "bwrap"
-    timeout_seconds: float = Field(5.0, gt=0.0, description="wall clock per test case")
-    cpu_seconds: int = Field(5, ge=1)
-    memory_mb: int = Field(512, ge=32)
-    max_processes: int = Field(32, ge=1)
-    max_file_mb: int = Field(8, ge=1)
-    max_open_files: int = Field(64, ge=8)
-    max_output_bytes: int = Field(65536, ge=1024)
-    tmp_mb: int = Field(64, ge=1, description="size of the private writable tmpfs /tmp (MiB)")
+    cpu_accounting: Literal["cgroup2", "cgroup1"] = Field(
+        "cgroup2",
+        description="how the host measures the CPU time of the whole sandboxed process tree: "
+        "a per-launch cgroup in the cgroup2 hierarchy (cpu.stat) or the cgroup v1 cpuacct one",
+    )
+    timeout_seconds: float = Field(5.0, gt=0.0, le=3600.0, description="wall clock per test case")
+    cpu_seconds: int = Field(5, ge=1, le=3600, description="RLIMIT_CPU per test case")
+    memory_mb: int = Field(512, ge=32, le=1 << 20, description="RLIMIT_AS (MiB)")
+    max_processes: int = Field(32, ge=1, le=4096, description="RLIMIT_NPROC")
+    max_file_mb: int = Field(8, ge=1, le=4096, description="RLIMIT_FSIZE (MiB)")
+    max_open_files: int = Field(64, ge=8, le=65536, description="RLIMIT_NOFILE")
+    max_output_bytes: int = Field(65536, ge=1024, le=64 << 20)
+    tmp_mb: int = Field(
+        64, ge=1, le=16384, description="size of the private writable tmpfs /tmp (MiB)"
+    )
     startup_seconds: float = Field(
-        5.0, gt=0.0, description="allowance for sandbox + interpreter start-up and module import"
+        5.0,
+        gt=0.0,
+        le=600.0,
+        description="allowance for sandbox + interpreter start-up and module import",
     )
-    workers: int = Field(2, ge=1, description="candidates evaluate_many runs concurrently")
+    workers: int = Field(2, ge=1, le=256, description="candidates evaluate_many runs concurrently")
     uid_base: int = Field(
-        61000, ge=1000, description="bwrap as root: code runs as uid/gid uid_base + (0..999)"
+        61000,
+        ge=1000,
+        le=_MAX_UID - SANDBOX_UID_POOL + 1,
+        description="bwrap as root: code runs as uid/gid uid_base + (0..999); the range must "
+        "stay clear of system uids (< 1000), 65534-65535 and 2**32-1",
     )
+
+    @model_validator(mode="after")
+    def _uid_range(self) -> SandboxConfig:
+        last = self.uid_base + SANDBOX_UID_POOL - 1
+        clash = [u for u in _OVERFLOW_UIDS if self.uid_base <= u <= last]
+        if clash:
+            raise ValueError(
+                f"uid_base {self.uid_base}: the sandbox uids {self.uid_base}..{last} include "
+                f"{clash} (nobody / the 16-bit overflow uid)"
+            )
+        return self
 
 
 class ModelConfig(_Section):

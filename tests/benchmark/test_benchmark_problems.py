@@ -133,6 +133,20 @@ def test_json_line_that_is_not_a_pair_names_file_and_line(tmp_path: Path) -> Non
         load_problem_set(root)
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999", "-1e999"])
+def test_non_finite_numbers_in_json_cases_name_file_and_line(tmp_path: Path, number: str) -> None:
+    root = _minimal(tmp_path, {"json_testcases/f.json": f"[[1], 2]\n[[2], [3, {number}]]\n"})
+    with pytest.raises(ProblemLoadError, match=rf"f\.json:2: non-finite number {number}"):
+        load_problem_set(root)
+
+
+def test_support_class_with_its_own_equality_is_refused(tmp_path: Path) -> None:
+    node = NODE + "\n    def __eq__(self, other):\n        return self.value == other.value\n"
+    root = write_dataset(tmp_path, {"reachable": QUIRKS["reachable"]}, support={"node": node})
+    with pytest.raises(ProblemLoadError, match=r"node\.py:7: support class Node defines __eq__"):
+        load_problem_set(root)
+
+
 def _graph(tmp_path: Path, tests: str) -> Path:
     spec = Spec("def g(n):\n    return n\n", "def g(n):\n    return n\n", pytest_source=tests)
     return write_dataset(tmp_path, {"g": spec}, support={"node": NODE})
@@ -161,6 +175,21 @@ def test_test_file_that_never_imports_the_candidate_is_rejected(tmp_path: Path) 
     )
     with pytest.raises(ProblemLoadError, match=r"does not import g from python_programs\.g"):
         load_problem_set(_graph(tmp_path, tests))
+
+
+def test_asserts_the_host_cannot_judge_are_refused_at_load(tmp_path: Path) -> None:
+    head = "import pytest\nfrom python_programs.g import g\n\n"
+    module_level = head + "assert g(1)\n\ndef test_a():\n    assert g(1)\n"
+    with pytest.raises(ProblemLoadError, match=r"test_g\.py:4: assert outside a function"):
+        load_problem_set(_graph(tmp_path / "a", module_level))
+    raises_match = (
+        head + "def test_a():\n    with pytest.raises(ValueError, match='x'):\n        g(1)\n"
+    )
+    with pytest.raises(ProblemLoadError, match=r"test_g\.py:5: only `with pytest.raises\(E\):`"):
+        load_problem_set(_graph(tmp_path / "b", raises_match))
+    computed_approx = head + "def test_a():\n    x = 2.0\n    assert g(1) == pytest.approx(x)\n"
+    with pytest.raises(ProblemLoadError, match=r"test_g\.py:6: approx needs literal arguments"):
+        load_problem_set(_graph(tmp_path / "c", computed_approx))
 
 
 def test_fixtures_and_computed_parametrize_are_rejected(tmp_path: Path) -> None:
@@ -208,3 +237,42 @@ def test_real_quixbugs_checkout_loads_all_40_programs() -> None:
     for name in GRAPH_PROBLEMS:
         assert problems.problems[name].kind == "pytest", name
     assert "node" in problems.support_files
+
+
+# QuixBugs' own pytest harness on the buggy graph programs (pytest 9, this checkout): pass or not.
+UPSTREAM_BUGGY_GRAPH_VERDICTS = {
+    "breadth_first_search": [True, True, False, True, True],
+    "depth_first_search": [True, True, True, True, False],
+    "detect_cycle": [True, True, True, False, True, True],
+    "minimum_spanning_tree": [False, False, False],
+    "reverse_linked_list": [False, False, True],
+    "shortest_path_length": [False, False, True, True],
+    "shortest_path_lengths": [False, False, False, False],
+    "shortest_paths": [False, False, False],
+    "topological_ordering": [False, False, False],
+}
+SLOW_CORRECT_CASES = {("knapsack", 9), ("levenshtein", 3)}  # skipped by QuixBugs' own tests
+
+
+@pytest.mark.skipif(
+    not os.environ.get("QUIXBUGS_DIR"), reason="set QUIXBUGS_DIR to a QuixBugs checkout to run"
+)
+def test_real_quixbugs_verdicts_are_upstream_ones() -> None:
+    """Host-judged verdicts on a real checkout: every correct program passes (but the two slow
+    cases QuixBugs itself skips), every buggy one fails a test, and the buggy graph programs get
+    exactly the verdicts of QuixBugs' own pytest harness."""
+    from benchmark_helpers import fast_config
+
+    from coral_dagster.benchmark.evaluator import Evaluator
+
+    problems = load_problem_set(os.environ["QUIXBUGS_DIR"])
+    patient = Evaluator(problems, fast_config(timeout_seconds=5.0, cpu_seconds=5, uid_base=68000))
+    correct = patient.evaluate_many([(n, p.correct_source) for n, p in problems.problems.items()])
+    not_passing = {(r.problem, t.index) for r in correct for t in r.tests if t.verdict != "pass"}
+    assert not_passing == SLOW_CORRECT_CASES
+    evaluator = Evaluator(problems, fast_config(timeout_seconds=2.0, uid_base=68000))
+    buggy = evaluator.evaluate_many([(n, p.buggy_source) for n, p in problems.problems.items()])
+    assert [r.problem for r in buggy if r.passed == r.total] == []
+    graph = {r.problem: [t.verdict == "pass" for t in r.tests] for r in buggy}
+    graph = {name: graph[name] for name in GRAPH_PROBLEMS}
+    assert graph == UPSTREAM_BUGGY_GRAPH_VERDICTS

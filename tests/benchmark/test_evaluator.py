@@ -44,7 +44,8 @@ def test_buggy_programs_fail_at_least_one_test_with_an_explanation(
         "pass",
         "pass",
     ]
-    assert reachable[1].error_type == "AssertionError"
+    assert reachable[1].error_type is None  # judged on the host from the observed value
+    assert reachable[1].detail == "line 19: assert reachable(c, a) failed (reachable(c, a) = False)"
     assert by_name["reachable"].objectives["bugfix"] == pytest.approx(4 / 7)
 
 

@@ -66,10 +66,10 @@ def test7():
 def test8():
     """The merge relinks the original nodes instead of copying them."""
     first, second = build_list([2, 9]), build_list([4])
-    nodes = {id(first), id(first.successor), id(second)}
+    originals = [first, second, first.successor]
     merged = merge_sorted_lists(first, second)
-    seen = set()
+    walked = []
     while merged is not None:
-        seen.add(id(merged))
+        walked.append(merged)
         merged = merged.successor
-    assert seen == nodes
+    assert walked == originals
