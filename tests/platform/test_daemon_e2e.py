@@ -23,7 +23,7 @@ from coral_dagster.orchestration.home import Home
 from coral_dagster.pipeline.records import GeneratedCode, Population, Scores
 
 REPO = Path(__file__).resolve().parents[2]
-DAEMON_TIMEOUT_SECONDS = 170
+DAEMON_TIMEOUT_SECONDS = 420  # a guard: about 2 min on an idle 2-core machine
 INSTANCE_YAML = {
     "telemetry": {"enabled": False},
     "run_coordinator": {

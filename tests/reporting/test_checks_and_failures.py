@@ -66,7 +66,7 @@ def test_generated_check_wants_one_intact_patch_per_problem(tmp_path):
     from coral_dagster.pipeline.records import GeneratedCode, PatchOutput
 
     store = ArtifactStore(tmp_path / "store")
-    output = PatchOutput("r", "gcd", "```python\n...\n```", None, 10, 3, 0.1)
+    output = PatchOutput("r", "gcd", "```python\n...\n```", None, "no function", 10, 3, 0.1)
     store.write_record(GeneratedCode("g" * 64, "a" * 64, (output,), 0.1), "g" * 64)
     assert generated_check(store, "g" * 64, 1).passed
     outcome = generated_check(store, "g" * 64, 2)

@@ -1,0 +1,182 @@
+"""Repair on real QuixBugs: evolve, then judge the best genome against baselines on 40 programs.
+
+For each patch format and localisation asked for, a full evolution of ``--config`` runs in its
+own home (``--homes DIR``, default a temporary folder; an existing home resumes and does no
+finished work twice) with ``benchmark.heldout_dataset`` set to ``--quixbugs``: the adapters
+train on the bundled train split's corpus, fitness comes from the bundled validation split,
+and the final generation's best genome, the base model (neutral knobs and the evolved knobs),
+a standard LoRA and the unchanged buggy program are judged on every QuixBugs program with the
+same budget (``heldout.samples_per_problem`` candidates each). For ``edit`` the *ceiling* is
+counted too: the programs some edit candidate fixes at all.
+
+Prints one table per run (fixed programs, pass@1, pass@5, pass@n, mean test pass rate with its
+95% CI) and the best validation fitness per generation. ``--json`` prints one JSON object
+instead: ``{"methods": [{"method", "fixed", "programs", "pass_at_1", "mean_pass_rate"}, ...],
+"runs": [...]}``, where ``methods`` are the better run's (by fixed programs of the evolved
+genome) and ``runs`` hold every run with its format, localisation, ceiling and generations.
+
+    python bench/repair.py --config configs/quixbugs.yaml --quixbugs ~/QuixBugs \\
+        [--formats edit,line] [--localization oracle|none|both] [--homes DIR] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_config(base: dict[str, Any], quixbugs: Path, fmt: str, localization: str) -> dict:
+    config = json.loads(json.dumps(base))
+    config["name"] = f"{base.get('name', 'repair')}-{fmt}-{localization}"
+    config.setdefault("benchmark", {})["heldout_dataset"] = str(quixbugs)
+    config["benchmark"].pop("max_test_problems", None)
+    config.setdefault("patch", {}).update(format=fmt, localization=localization)
+    return config
+
+
+def ceiling(inputs) -> tuple[int, int]:
+    """(programs some edit candidate fixes, programs) on the held-out set."""
+    from coral_dagster.benchmark.evaluator import Evaluator
+    from coral_dagster.pipeline.heldout import pass_rate, required_tests
+    from coral_dagster.pipeline.repair import repair_tasks
+
+    heldout = inputs.heldout_set
+    evaluator = Evaluator(heldout, inputs.config.sandbox)
+    required = required_tests(evaluator, heldout, inputs.test_names)
+    names = [n for n in inputs.test_names if required[n]]
+    tasks = repair_tasks(heldout, names, inputs.config.patch)
+    items = [(n, c.program) for n in names for c in tasks[n].candidates]
+    results = evaluator.evaluate_many(items)
+    fixed = {r.problem for r in results if pass_rate(r, required[r.problem]) == 1.0}
+    return len(fixed), len(names)
+
+
+def evolve(home_dir: Path, config: dict, echo) -> dict:
+    from coral_dagster.definitions import build_defs
+    from coral_dagster.orchestration.driver import run_evolution
+    from coral_dagster.orchestration.home import prepare_home
+    from coral_dagster.pipeline.inputs import load_inputs
+    from coral_dagster.pipeline.records import HeldoutResult
+    from coral_dagster.pipeline.statistics import generation_table, genome_table
+
+    home_dir.mkdir(parents=True, exist_ok=True)
+    path = home_dir / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=True))
+    home = prepare_home(path, home_dir / "home")
+    started = time.perf_counter()
+    plan = run_evolution(home, build_defs(home.path), echo=echo)
+    seconds = time.perf_counter() - started
+    store = home.store()
+    result = store.read_record(HeldoutResult, plan.generation)
+    summary = generation_table(genome_table(store))
+    inputs = load_inputs(home.config())
+    top = None
+    if config["patch"]["format"] == "edit":
+        top = ceiling(inputs)
+    return {
+        "format": config["patch"]["format"],
+        "localization": config["patch"]["localization"],
+        "seconds": round(seconds, 1),
+        "ceiling": None if top is None else {"fixable": top[0], "programs": top[1]},
+        "generations": [
+            {
+                "generation": int(r.generation),
+                "best_fitness": float(r.best_fitness),
+                "mean_fitness": float(r.mean_fitness),
+            }
+            for r in summary.itertuples()
+        ],
+        "methods": [
+            {
+                "method": s.method.lower(),
+                "fixed": len(s.fully_fixed_problems),
+                "programs": s.n_problems,
+                "pass_at_1": s.pass_at_1,
+                "pass_at_5": s.pass_at_k.get(5),
+                "pass_at_n": s.pass_at_k.get(result.samples_per_problem),
+                "mean_pass_rate": s.mean_pass_rate,
+                "mean_pass_rate_ci": list(s.mean_pass_rate_ci),
+                "fixed_programs": list(s.fully_fixed_problems),
+            }
+            for s in result.summaries
+        ],
+        "samples_per_problem": result.samples_per_problem,
+    }
+
+
+def print_run(run: dict) -> None:
+    n = run["samples_per_problem"]
+    head = f"\n{run['format']} patches, localisation {run['localization']} ({run['seconds']:.0f} s)"
+    print(head)
+    if run["ceiling"]:
+        c = run["ceiling"]
+        print(f"ceiling: {c['fixable']}/{c['programs']} programs have a fixing edit candidate")
+    print(
+        f"{'method':36} {'fixed':>7} {'pass@1':>7} {'pass@5':>7} {f'pass@{n}':>7} "
+        f"{'mean pass rate [95% CI]':>26}"
+    )
+    for m in run["methods"]:
+        lo, hi = m["mean_pass_rate_ci"]
+        p5 = "-" if m["pass_at_5"] is None else f"{m['pass_at_5']:.3f}"
+        pn = "-" if m["pass_at_n"] is None else f"{m['pass_at_n']:.3f}"
+        print(
+            f"{m['method']:36} {m['fixed']:>3}/{m['programs']:<3} {m['pass_at_1']:>7.3f} "
+            f"{p5:>7} {pn:>7} {m['mean_pass_rate']:>10.3f} [{lo:.3f}, {hi:.3f}]"
+        )
+    fitness = ", ".join(
+        f"g{g['generation']:04d} {g['best_fitness']:.3f}" for g in run["generations"]
+    )
+    print(f"best validation fitness per generation: {fitness}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=REPO / "configs" / "quixbugs.yaml")
+    parser.add_argument("--quixbugs", type=Path, required=True, help="a QuixBugs-layout dir")
+    parser.add_argument("--formats", default="edit,line")
+    parser.add_argument("--localization", choices=["oracle", "none", "both"], default="oracle")
+    parser.add_argument("--homes", type=Path, default=None, help="keep the homes here")
+    parser.add_argument("--model", default=None, help="override model.base_model")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    base = yaml.safe_load(args.config.read_text())
+    if args.model:
+        base.setdefault("model", {})["base_model"] = args.model
+    quixbugs = args.quixbugs.expanduser().resolve()
+    homes = args.homes or Path(tempfile.mkdtemp(prefix="coral-repair-"))
+    os.environ.setdefault("CORAL_CACHE_DIR", str(homes / "cache"))
+    localizations = ["oracle", "none"] if args.localization == "both" else [args.localization]
+    runs = []
+    for fmt in [f.strip() for f in args.formats.split(",") if f.strip()]:
+        for localization in localizations:
+            config = run_config(base, quixbugs, fmt, localization)
+            log = (lambda line: print(line, file=sys.stderr, flush=True)) if not args.json else (
+                lambda line: None
+            )
+            runs.append(evolve(homes / f"{fmt}-{localization}", config, log))
+    best = max(
+        runs,
+        key=lambda r: next(m["fixed"] for m in r["methods"] if m["method"].startswith("evolved")),
+    )
+    if args.json:
+        print(json.dumps({"methods": best["methods"], "runs": runs}))
+        return 0
+    for run in runs:
+        print_run(run)
+    print(f"\nhomes: {homes}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

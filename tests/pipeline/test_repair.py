@@ -1,0 +1,109 @@
+"""Patch formats: edit candidates, drawing with knobs, line answers, no-localisation answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from coral_dagster.benchmark.problems import load_problem_set
+from coral_dagster.domain.config import PatchConfig
+from coral_dagster.domain.genome import CheapKnobs
+from coral_dagster.model.base_model import resolve_base_model
+from coral_dagster.model.generation import PatchGenerator
+from coral_dagster.pipeline.repair import (
+    PatchRequest,
+    answer_text,
+    generate_patches,
+    oracle_place,
+    repair_tasks,
+)
+
+NAMES = ("bitonic_peak_index", "divisors_list", "roman_to_int")  # fixes one edit reaches
+GREEDY = CheapKnobs(1.0, 1.0, 0, 1.0, 24, False)
+SAMPLING = CheapKnobs(1.0, 1.0, 0, 1.0, 24, True)
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return load_problem_set("bundled")
+
+
+@pytest.fixture(scope="module")
+def generator(tmp_path_factory) -> PatchGenerator:
+    base = resolve_base_model("tiny-random", tmp_path_factory.mktemp("models"))
+    return PatchGenerator(base, device="cpu")
+
+
+def test_edit_candidates_hold_the_fix_and_change_only_the_marked_line(bundled):
+    tasks = repair_tasks(bundled, NAMES, PatchConfig(format="edit"))
+    for name in NAMES:
+        task, problem = tasks[name], bundled.problems[name]
+        place = oracle_place(bundled, name)
+        assert task.place == place and task.candidates
+        fixed = answer_text(place.lines)
+        assert fixed in {c.answer for c in task.candidates}, name  # the fix is a candidate
+        buggy = problem.buggy_source.splitlines()
+        for candidate in task.candidates:
+            lines = candidate.program.splitlines()
+            if place.count == 1:
+                assert lines[: place.start - 1] == buggy[: place.start - 1]
+                assert lines[place.start :] == buggy[place.start :]
+                assert lines[place.start - 1].strip() == candidate.answer
+        assert len({c.answer for c in task.candidates}) == len(task.candidates)
+
+
+def test_the_cap_bounds_the_candidates(bundled):
+    tasks = repair_tasks(bundled, NAMES, PatchConfig(format="edit", max_candidates=3))
+    assert all(len(t.candidates) <= 3 for t in tasks.values())
+
+
+def test_without_localisation_candidates_name_their_line(bundled):
+    tasks = repair_tasks(bundled, NAMES[:1], PatchConfig(format="edit", localization="none"))
+    task = tasks[NAMES[0]]
+    assert task.place is None and task.candidates
+    buggy = task.buggy_source.splitlines()
+    lines_touched = set()
+    for c in task.candidates:
+        number, code = c.answer.split(": ", 1)
+        lines_touched.add(int(number))
+        assert c.program.splitlines()[int(number) - 1].strip() == code
+        assert buggy[int(number) - 1].strip() != code
+    assert len(lines_touched) > 1  # every code line is a place
+
+
+def test_edit_draws_follow_the_knobs_and_the_seed(bundled, generator):
+    patch = PatchConfig(format="edit")
+    tasks = repair_tasks(bundled, NAMES[:2], patch)
+
+    def draw(knobs, seed, samples=6):
+        requests = [PatchRequest(f"r{n}", n, None, knobs, seed, samples) for n in NAMES[:2]]
+        return generate_patches(generator, requests, tasks, patch, batch_size=8)
+
+    greedy = draw(GREEDY, 1)
+    for samples in greedy:
+        assert len({o.raw_text for o in samples}) == 1  # greedy: the best candidate each time
+        assert all(o.program is not None and o.failure == "" for o in samples)
+    assert [[o.raw_text for o in s] for s in draw(SAMPLING, 5)] == [
+        [o.raw_text for o in s] for s in draw(SAMPLING, 5)
+    ]
+    assert [[o.raw_text for o in s] for s in draw(SAMPLING, 5, 30)] != [
+        [o.raw_text for o in s] for s in draw(SAMPLING, 6, 30)
+    ]
+
+
+def test_line_answers_become_programs_or_reasons(bundled, generator):
+    patch = PatchConfig(format="line")
+    tasks = repair_tasks(bundled, NAMES, patch)
+    requests = [PatchRequest(f"r{n}", n, None, SAMPLING, 9, 3) for n in NAMES]
+    outputs = generate_patches(generator, requests, tasks, patch, batch_size=8)
+    assert [len(s) for s in outputs] == [3, 3, 3]
+    for samples in outputs:
+        for o in samples:
+            assert (o.program is None) == bool(o.failure)  # a reason exactly when no program
+            if o.program is not None:
+                compile(o.program, "candidate", "exec")
+
+
+def test_an_unchanged_task_list_is_reproducible(bundled):
+    a = repair_tasks(bundled, NAMES, PatchConfig(format="edit"))
+    b = repair_tasks(bundled, NAMES, PatchConfig(format="edit"))
+    assert a == b
