@@ -250,7 +250,7 @@ def _build_once(target: Path, build: Callable[[Path], None]) -> None:
                 shutil.rmtree(tmp)
 
 
-def _load_smollm2_tokenizer() -> Any:
+def load_smollm2_tokenizer() -> Any:
     from transformers import AutoTokenizer
 
     gguf = smollm2_gguf_path()
@@ -263,7 +263,7 @@ def _convert_smollm2(out_dir: Path) -> None:
     from transformers import AutoModelForCausalLM
 
     gguf = smollm2_gguf_path()
-    tokenizer = _load_smollm2_tokenizer()
+    tokenizer = load_smollm2_tokenizer()
     model = AutoModelForCausalLM.from_pretrained(
         gguf.parent, gguf_file=gguf.name, dtype=torch.float32, local_files_only=True
     )
@@ -282,7 +282,7 @@ def _build_tiny_random(out_dir: Path) -> None:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    tokenizer = _load_smollm2_tokenizer()
+    tokenizer = load_smollm2_tokenizer()
     if len(tokenizer) != TINY_RANDOM_CONFIG["vocab_size"]:
         raise ValueError(
             f"tiny-random: SmolLM2 tokenizer has {len(tokenizer)} tokens, config expects "
