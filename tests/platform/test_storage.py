@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from coral_dagster.pipeline import layout
 from coral_dagster.pipeline.records import ExperimentBinding
 from coral_dagster.pipeline.store import ArtifactCorrupt, ArtifactMissing, ArtifactStore
 
@@ -31,15 +32,15 @@ def _publish(tmp_path: Path, store: ArtifactStore) -> None:
     src.mkdir()
     (src / "adapter_model.safetensors").write_bytes(b"\x00weights" * 100)
     (src / "adapter_config.json").write_text('{"r": 8}')
-    store.publish_dir(src, "adapters/k1")
+    store.publish_dir(src, layout.adapter_dir("k1"))
 
 
 def test_published_dir_verifies(tmp_path: Path):
     store = ArtifactStore(tmp_path / "store")
     _publish(tmp_path, store)
-    manifest = store.verify_dir("adapters/k1")
+    manifest = store.verify_dir(layout.adapter_dir("k1"))
     assert set(manifest["files"]) == {"adapter_model.safetensors", "adapter_config.json"}
-    assert store.is_valid_dir("adapters/k1")
+    assert store.is_valid_dir(layout.adapter_dir("k1"))
 
 
 def test_corrupted_file_is_detected(tmp_path: Path):
@@ -50,8 +51,8 @@ def test_corrupted_file_is_detected(tmp_path: Path):
     data[3] ^= 0xFF  # same size, different content
     weights.write_bytes(bytes(data))
     with pytest.raises(ArtifactCorrupt, match=r"checksum mismatch for adapter_model\.safetensors"):
-        store.verify_dir("adapters/k1")
-    assert not store.is_valid_dir("adapters/k1")
+        store.verify_dir(layout.adapter_dir("k1"))
+    assert not store.is_valid_dir(layout.adapter_dir("k1"))
 
 
 def test_half_written_dir_without_manifest_is_not_valid(tmp_path: Path):
@@ -60,7 +61,7 @@ def test_half_written_dir_without_manifest_is_not_valid(tmp_path: Path):
     half.mkdir(parents=True)
     (half / "adapter_model.safetensors").write_bytes(b"partial")
     with pytest.raises(ArtifactMissing, match="never completed"):
-        store.verify_dir("adapters/k2")
+        store.verify_dir(layout.adapter_dir("k2"))
 
 
 def _hold_lock(root: str, lock_dir: str, log: str, tag: str) -> None:

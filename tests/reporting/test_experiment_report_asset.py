@@ -10,12 +10,14 @@ from dagster import AssetKey, materialize
 
 from coral_dagster.assets.report import evolution_report
 from coral_dagster.orchestration.run_timings import read_run_timings
+from coral_dagster.pipeline import layout
 from coral_dagster.pipeline.inputs import experiment_id
 from coral_dagster.pipeline.report import build_experiment_report
 from coral_dagster.reporting import ExperimentReport
 from coral_dagster.resources import ArtifactStoreResource, ExperimentResource
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+REPORT = layout.report_dir(1)
 
 
 def test_evolution_report_materializes_files_and_metadata(report_home, run_recorder, tmp_path):
@@ -42,7 +44,7 @@ def test_evolution_report_materializes_files_and_metadata(report_home, run_recor
     assert result.success
 
     # Files in the store: a published directory that passes its manifest.
-    manifest = store.verify_dir("reports/g0001")
+    manifest = store.verify_dir(REPORT)
     assert sorted(manifest["files"]) == [
         "fitness.png",
         "heldout.png",
@@ -50,13 +52,11 @@ def test_evolution_report_materializes_files_and_metadata(report_home, run_recor
         "report.json",
         "report.md",
     ]
-    stored = ExperimentReport.from_dict(
-        json.loads(store.path("reports/g0001/report.json").read_text())
-    )
+    stored = ExperimentReport.from_dict(json.loads(store.path(REPORT, "report.json").read_text()))
     runs = read_run_timings(instance, eid, exclude_run_ids={result.run_id})
     assert stored == build_experiment_report(store, facts.config, runs, generation=1)
     assert stored.missing == () and set(stored.stage_seconds) == {"heldout"}
-    assert "![Pareto front](pareto.png)" in store.path("reports/g0001/report.md").read_text()
+    assert "![Pareto front](pareto.png)" in store.path(REPORT, "report.md").read_text()
 
     # Metadata: the whole report as Markdown with the plots inline, and a path per file.
     (event,) = result.asset_materializations_for_node("evolution_report")
@@ -75,10 +75,10 @@ def test_evolution_report_materializes_files_and_metadata(report_home, run_recor
         png = base64.b64decode(data)
         assert png.startswith(PNG_MAGIC)
         path = metadata[f"{name}_plot"].value
-        assert path == str(store.path("reports/g0001", f"{name}.png"))
-        assert store.path("reports/g0001", f"{name}.png").read_bytes() == png
-    assert json.loads(store.path("reports/g0001/report.json").read_text())["missing"] == []
-    assert metadata["report_json"].value == str(store.path("reports/g0001/report.json"))
+        assert path == str(store.path(REPORT, f"{name}.png"))
+        assert store.path(REPORT, f"{name}.png").read_bytes() == png
+    assert json.loads(store.path(REPORT, "report.json").read_text())["missing"] == []
+    assert metadata["report_json"].value == str(store.path(REPORT, "report.json"))
     assert metadata["best_fitness"].value == stored.generations[1].best_fitness
     table = metadata["generations"].value
     assert [r.data["generation"] for r in table.records] == [0, 1]
