@@ -58,14 +58,16 @@ class ExperimentInputs:
 
 def training_config_for_key(config: ExperimentConfig) -> dict[str, Any]:
     """The training settings that change an adapter: the training section, the configured
-    dtype (float32 and bfloat16 training give different weights), the patch format and
-    localisation (they decide the prompt and the target of every example), the prompt template
-    and the training code's version."""
+    dtype (float32 and bfloat16 training give different weights), the examples' format (whole
+    functions, or line answers with or without localisation: ``line`` and ``edit`` train on
+    the same line examples, so they share adapters), the prompt template and the training
+    code's version."""
+    examples = "function" if config.patch.format == "function" else "line"
     return {
         **config.training.model_dump(mode="json"),
         "dtype": config.model.dtype,
-        "patch_format": config.patch.format,
-        "localization": config.patch.localization,
+        "examples": examples,
+        "localization": None if examples == "function" else config.patch.localization,
         "prompt_template": PROMPT_TEMPLATE_VERSION,
         "code_version": TRAINING_CODE_VERSION,
     }

@@ -120,3 +120,22 @@ def test_a_heldout_dataset_never_enters_training(tmp_path: Path, bundled):
         ValueError, match=f"shares programs with the train/validation split.*{name}"
     ):
         load_inputs(parse_config({"benchmark": {"heldout_dataset": str(layout)}}))
+
+
+def test_line_and_edit_patches_share_adapters_but_not_genomes():
+    from coral_dagster.domain.population import initial_population
+    from coral_dagster.domain.records import population_keys
+
+    def keys(patch):
+        config = parse_config({"patch": patch})
+        rows = population_keys(initial_population(config), config, load_inputs(config).key_context)
+        return [r[2] for r in rows], [r[3] for r in rows]
+
+    line, edit, none = (
+        keys({"format": "line"}),
+        keys({"format": "edit"}),
+        keys({"format": "edit", "localization": "none"}),
+    )
+    function = keys({"format": "function"})
+    assert line[0] == edit[0] and line[1] != edit[1]  # same adapters, other genomes
+    assert none[0] != edit[0] and function[0] != line[0]  # other training examples
