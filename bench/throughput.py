@@ -51,6 +51,8 @@ CONFIG = {
     "benchmark": {"max_validation_problems": 4, "max_test_problems": 1},
     "training": {"max_steps": 1, "batch_size": 1, "max_length": 384},
     "generation": {"batch_size": 32},
+    "patch": {"format": "function"},  # decoding (edit patches score, they do not decode)
+    "corpus": {"mutants_per_program": 1},  # training is not measured here
 }
 
 RUN_STEP = """
