@@ -19,7 +19,8 @@ has is the orchestration layer's step table (``coral_dagster.orchestration.steps
   record* instead: a ``score`` run that stores fitness 0 with the reason, so the generation
   still completes (its attempts are counted apart, as task ``score-failure``);
 - ``heldout`` for the final generation once it is scored: its best genomes and the baselines on
-  the held-out test set;
+  the held-out test set. The step has its own partition set (the final generation only), which
+  the planner adds to when the final generation is scored;
 - ``report`` for a generation whose genomes all have scores; the final generation's report
   waits for the held-out evaluation.
 
@@ -183,7 +184,12 @@ def _batches(keys: Sequence[str], order: Sequence[str], size: int) -> list[tuple
 
 def plan_next(inp: PlannerInput) -> Plan:
     """Return what to launch now. Pure: same input, same plan."""
-    add: dict[Step, list[str]] = {Step.ADAPTER: [], Step.GENERATE: [], Step.POPULATION: []}
+    add: dict[Step, list[str]] = {
+        Step.ADAPTER: [],
+        Step.GENERATE: [],
+        Step.POPULATION: [],
+        Step.HELDOUT: [],
+    }
 
     def ensure(step: Step, key: str) -> None:
         if key not in inp.existing_partitions.get(step, ()) and key not in add[step]:
@@ -327,7 +333,10 @@ def plan_next(inp: PlannerInput) -> Plan:
     if requests or waiting:
         return finish(requests, waiting, progress=progress)
 
-    # 4. every genome scored: held-out evaluation (final generation), then the report
+    # 4. every genome scored: held-out evaluation (final generation, the only partition of the
+    #    held-out step's own set, added here), then the report
+    if gen >= last:
+        ensure(Step.HELDOUT, gkey)
     if gen >= last and gkey not in done(Step.HELDOUT):
         return single(Step.HELDOUT, gkey, "final generation scored", "heldout", progress)
     if gkey not in done(Step.REPORT):
