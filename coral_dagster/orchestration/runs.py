@@ -89,6 +89,26 @@ def run_request_for(request: StepRequest, experiment_id: str) -> RunRequest:
     )
 
 
+def runs_in_flight(instance: DagsterInstance, experiment_id: str) -> dict[str, int]:
+    """Task -> number of this experiment's runs queued or running, most first."""
+    counts: dict[str, int] = {}
+    records = instance.get_run_records(
+        filters=RunsFilter(tags={TAG_EXPERIMENT: experiment_id}, statuses=list(IN_FLIGHT))
+    )
+    for record in records:
+        tags = record.dagster_run.tags
+        task = tags.get(TAG_TASK) or tags.get(TAG_STEP) or "other"
+        counts[task] = counts.get(task, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def describe_in_flight(counts: dict[str, int]) -> str:
+    """``3 runs in flight (generate x2, adapter x1)``."""
+    total = sum(counts.values())
+    parts = ", ".join(f"{task} x{n}" for task, n in counts.items())
+    return f"{total} run{'s' if total != 1 else ''} in flight ({parts})"
+
+
 def driver_tag() -> str:
     """``host:pid:start`` of this process (start time from /proc, to survive PID reuse)."""
     return f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"

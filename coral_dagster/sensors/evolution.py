@@ -3,7 +3,9 @@
 It only reads the instance and the artifact store (never trains or scores: the tick limit is
 60 s) and returns one `SensorResult` with the dynamic partitions to add, run requests whose run
 keys (`<task>:<partition>:<attempt>`) dedupe across ticks, and a cursor that records the last
-plan. A shared-stage failure stops the evolution: the sensor skips with the error.
+plan. A tick that launches nothing says why in its skip reason, which the UI shows for the tick:
+"evolution finished after generation g0001", "evolution stopped: <error>", or "waiting for 3 runs
+in flight (generate x2, adapter x1)".
 """
 
 import json
@@ -13,7 +15,6 @@ from dagster import (
     DefaultSensorStatus,
     SensorEvaluationContext,
     SensorResult,
-    SkipReason,
     sensor,
 )
 from pydantic import Field
@@ -23,7 +24,7 @@ from coral_dagster.domain.planner import generation_key, plan_next
 from coral_dagster.orchestration.facts import read_planner_input
 from coral_dagster.orchestration.jobs import ALL_JOBS
 from coral_dagster.orchestration.partitions import partition_set_of
-from coral_dagster.orchestration.runs import run_request_for
+from coral_dagster.orchestration.runs import describe_in_flight, run_request_for, runs_in_flight
 from coral_dagster.resources import ArtifactStoreResource, ExperimentResource
 
 
@@ -46,15 +47,26 @@ def evolution_sensor(
     context: SensorEvaluationContext,
     experiment: ExperimentResource,
     artifact_store: ArtifactStoreResource,
-) -> SensorResult | SkipReason:
+) -> SensorResult:
     config = experiment.config()
     experiment_id = experiment.experiment_id()
     state = read_planner_input(context.instance, artifact_store.store(), config, experiment_id)
     plan = plan_next(state)
+    partitions = [
+        AddDynamicPartitionsRequest(
+            partitions_def_name=partition_set_of(step), partition_keys=list(keys)
+        )
+        for step, keys in plan.add_partitions.items()
+    ]
     if plan.error:
-        return SkipReason(f"evolution stopped: {plan.error}")
+        return SensorResult(
+            skip_reason=f"evolution stopped: {plan.error}", dynamic_partitions_requests=partitions
+        )
     if plan.finished:
-        return SkipReason(f"evolution finished after generation {generation_key(plan.generation)}")
+        return SensorResult(
+            skip_reason=f"evolution finished after generation {generation_key(plan.generation)}",
+            dynamic_partitions_requests=partitions,
+        )
     cursor = json.dumps(
         {
             "generation": plan.generation,
@@ -63,13 +75,20 @@ def evolution_sensor(
         },
         sort_keys=True,
     )
+    if not plan.requests:
+        counts = runs_in_flight(context.instance, experiment_id)
+        why = (
+            f"waiting for {describe_in_flight(counts)}"
+            if counts
+            else "nothing to launch, and no run of this experiment is in flight"
+        )
+        return SensorResult(
+            skip_reason=f"generation {generation_key(plan.generation)}: {why}",
+            dynamic_partitions_requests=partitions,
+            cursor=cursor,
+        )
     return SensorResult(
         run_requests=[run_request_for(r, experiment_id) for r in plan.requests],
-        dynamic_partitions_requests=[
-            AddDynamicPartitionsRequest(
-                partitions_def_name=partition_set_of(step), partition_keys=list(keys)
-            )
-            for step, keys in plan.add_partitions.items()
-        ],
+        dynamic_partitions_requests=partitions,
         cursor=cursor,
     )
