@@ -23,7 +23,14 @@ from dagster import (
     MetadataValue,
 )
 
-from coral_dagster.assets.metadata import code_markdown, verdicts_markdown
+from coral_dagster.assets.metadata import (
+    code_entries,
+    generations_text,
+    genes_text,
+    knobs_text,
+    score_reason,
+    verdicts_markdown,
+)
 from coral_dagster.assets.shared import base_model, problems
 from coral_dagster.domain.config import ExecutionConfig
 from coral_dagster.domain.partition_keys import content_key
@@ -32,6 +39,7 @@ from coral_dagster.orchestration.steps import batched_step_asset
 from coral_dagster.pipeline import layout
 from coral_dagster.pipeline.checks import CheckOutcome, generated_check, scores_check
 from coral_dagster.pipeline.generation import generate_batch
+from coral_dagster.pipeline.population import genome_generations
 from coral_dagster.pipeline.records import GeneratedCode, GenomeSpec
 from coral_dagster.pipeline.scoring import failed_scores, score_batch
 from coral_dagster.pipeline.store import ArtifactCorrupt, ArtifactMissing
@@ -108,6 +116,7 @@ def generated_code(
         batch = generate_batch(
             store, [s.record for _, s in ready], inputs, generator, artifact_store.adapter_cache
         )
+        appears_in = genome_generations(store)
         for (partition, spec), generated in zip(ready, batch, strict=True):
             path = store.write_record(generated, spec.genome_key)
             outcome = generated_check(store, spec.genome_key, len(inputs.validation_names))
@@ -120,12 +129,17 @@ def generated_code(
                 asset_key=context.asset_key,
                 partition=partition,
                 metadata={
+                    "generations": generations_text(
+                        appears_in.get(spec.genome_key, (spec.generation,))
+                    ),
+                    "genes": genes_text(spec.record.genes),
+                    "knobs": knobs_text(spec.record.knobs),
+                    **{
+                        name: MetadataValue.md(text) for name, text in code_entries(outputs).items()
+                    },
                     "genome_key": spec.genome_key,
                     "adapter_key": spec.adapter_key,
                     "first_generation": spec.generation,
-                    "genes": MetadataValue.json(spec.record.genes.to_dict()),
-                    "knobs": MetadataValue.json(spec.record.knobs.to_dict()),
-                    "code": MetadataValue.md(code_markdown(outputs)),
                     "programs_extracted": sum(o.program is not None for o in outputs),
                     "new_tokens": sum(o.new_tokens for o in outputs),
                     "batch_size": len(ready),
@@ -135,6 +149,15 @@ def generated_code(
                 },
             )
     _fail(failures, "generated_code")
+
+
+def _genome_description(store, genome_key: str) -> dict[str, str]:
+    """The genome's genes and knobs as text (empty when its spec cannot be read)."""
+    try:
+        record = store.read_record(GenomeSpec, genome_key).record
+    except (ArtifactMissing, ArtifactCorrupt):
+        return {}
+    return {"genes": genes_text(record.genes), "knobs": knobs_text(record.knobs)}
 
 
 class ScoreConfig(Config):
@@ -177,6 +200,7 @@ def validation_scores(
                 failures[partition] = str(err)
         evaluator = sandbox.evaluator(inputs.problem_set, inputs.config.sandbox)
         scored = list(zip(names, score_batch(batch, inputs.config.weights, evaluator), strict=True))
+    appears_in = genome_generations(store)
     for partition, scores in scored:
         path = store.write_record(scores, scores.genome_key)
         outcome = scores_check(store, scores.genome_key)
@@ -188,14 +212,16 @@ def validation_scores(
             asset_key=context.asset_key,
             partition=partition,
             metadata={
-                **{name: float(value) for name, value in scores.objectives.items()},
-                "genome_key": scores.genome_key,
+                "generations": generations_text(appears_in.get(scores.genome_key, ())) or "-",
+                **_genome_description(store, scores.genome_key),
                 "fitness": float(scores.fitness),
                 "tests_passed": scores.passed,
                 "tests_total": scores.total,
                 "failed": scores.failed,
-                "reason": scores.reason or "-",
+                "reason": score_reason(scores),
                 "verdicts": MetadataValue.md(verdicts_markdown(scores)),
+                **{name: float(value) for name, value in scores.objectives.items()},
+                "genome_key": scores.genome_key,
                 "path": MetadataValue.path(str(path)),
             },
         )
