@@ -31,8 +31,10 @@ from coral_dagster.assets.metadata import (
     score_reason,
     verdicts_markdown,
 )
+from coral_dagster.assets.provenance import input_tags, version_tags
 from coral_dagster.assets.shared import base_model, problems
 from coral_dagster.domain.config import ExecutionConfig
+from coral_dagster.domain.hashing import content_hash
 from coral_dagster.domain.partition_keys import content_key
 from coral_dagster.domain.planner import Step
 from coral_dagster.orchestration.steps import batched_step_asset
@@ -117,6 +119,7 @@ def generated_code(
             store, [s.record for _, s in ready], inputs, generator, artifact_store.adapter_cache
         )
         appears_in = genome_generations(store)
+        upstream = input_tags(context.instance, [(base_model.key, None), (problems.key, None)])
         for (partition, spec), generated in zip(ready, batch, strict=True):
             path = store.write_record(generated, spec.genome_key)
             outcome = generated_check(store, spec.genome_key, len(inputs.validation_names))
@@ -125,9 +128,11 @@ def generated_code(
                 failures[partition] = f"patches_complete check failed: {outcome.metadata}"
                 continue
             outputs = generated.outputs
+            code = content_hash([(o.problem_name, o.raw_text, o.program) for o in outputs])
             yield AssetMaterialization(
                 asset_key=context.asset_key,
                 partition=partition,
+                tags=version_tags(code, context.run_id, upstream),
                 metadata={
                     "generations": generations_text(
                         appears_in.get(spec.genome_key, (spec.generation,))
@@ -208,9 +213,11 @@ def validation_scores(
         if not outcome.passed:
             failures[partition] = f"scores_within_unit_interval check failed: {outcome.metadata}"
             continue
+        upstream = input_tags(context.instance, [(generated_code.key, partition)])
         yield AssetMaterialization(
             asset_key=context.asset_key,
             partition=partition,
+            tags=version_tags(content_hash(scores.to_dict()), context.run_id, upstream),
             metadata={
                 "generations": generations_text(appears_in.get(scores.genome_key, ())) or "-",
                 **_genome_description(store, scores.genome_key),
