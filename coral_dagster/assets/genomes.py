@@ -23,6 +23,7 @@ from dagster import (
     MetadataValue,
 )
 
+from coral_dagster.assets.keys import content_key_or_fail, unknown
 from coral_dagster.assets.metadata import (
     code_entries,
     generations_text,
@@ -69,7 +70,10 @@ def _evaluation(asset: AssetKey, check: str, partition: str, outcome: CheckOutco
 def _fail(failures: dict[str, str], what: str) -> None:
     """Fail the run naming each genome that was not materialized and why."""
     if failures:
-        lines = [f"{key}: {reason}" for key, reason in failures.items()]
+        lines = [
+            reason if repr(key) in reason else f"{key}: {reason}"
+            for key, reason in failures.items()
+        ]
         raise Failure(
             description=f"{what} failed for {len(failures)} genome(s): " + "; ".join(lines),
             metadata={"failed_genomes": MetadataValue.json(failures)},
@@ -81,7 +85,9 @@ def _specs(store, keys: list[str]) -> tuple[list[tuple[str, GenomeSpec]], dict[s
     for partition in keys:
         try:
             specs.append((partition, store.read_record(GenomeSpec, content_key(partition))))
-        except (ArtifactMissing, ArtifactCorrupt, ValueError) as err:
+        except ArtifactMissing as err:
+            failures[partition] = unknown(partition, "a genome", err)
+        except (ArtifactCorrupt, ValueError) as err:
             failures[partition] = str(err)
     return specs, failures
 
@@ -194,14 +200,16 @@ def validation_scores(
         if len(keys) != 1:
             raise Failure(f"a failure record is one genome's, got {len(keys)} partitions")
         context.log.warning(f"genome {keys[0][:40]} scored as failed: {config.failed_reason}")
-        scored = [(keys[0], failed_scores(content_key(keys[0]), config.failed_reason))]
+        scored = [(keys[0], failed_scores(content_key_or_fail(keys[0]), config.failed_reason))]
     else:
         batch, names = [], []
         for partition in keys:
             try:
                 batch.append(store.read_record(GeneratedCode, content_key(partition)))
                 names.append(partition)
-            except (ArtifactMissing, ArtifactCorrupt, ValueError) as err:
+            except ArtifactMissing as err:
+                failures[partition] = unknown(partition, "a genome with generated code", err)
+            except (ArtifactCorrupt, ValueError) as err:
                 failures[partition] = str(err)
         evaluator = sandbox.evaluator(inputs.problem_set, inputs.config.sandbox)
         scored = list(zip(names, score_batch(batch, inputs.config.weights, evaluator), strict=True))

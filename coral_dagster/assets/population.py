@@ -13,9 +13,10 @@ from dagster import (
     MetadataValue,
 )
 
+from coral_dagster.assets.keys import generation_or_fail
 from coral_dagster.assets.metadata import generations_text, genes_text, knobs_text
 from coral_dagster.assets.shared import problems
-from coral_dagster.domain.planner import Step, generation_index
+from coral_dagster.domain.planner import Step
 from coral_dagster.orchestration.steps import STEPS, step_asset
 from coral_dagster.pipeline.population import build_population, genome_generations
 from coral_dagster.resources import ArtifactStoreResource, ExperimentResource
@@ -37,7 +38,7 @@ def population(
     artifact_store: ArtifactStoreResource,
 ) -> MaterializeResult:
     """Generation 0 from the config's seed; generation N from NSGA-II over N-1's scores."""
-    generation = generation_index(context.partition_key)
+    generation = generation_or_fail(context.partition_key)
     store = artifact_store.store()
     built = build_population(experiment.inputs(), generation, store)
     genomes = built.genomes  # duplicates: population_has_unique_genomes

@@ -15,10 +15,11 @@ from dagster import (
     TableSchema,
 )
 
+from coral_dagster.assets.keys import generation_or_fail
 from coral_dagster.assets.metadata import heldout_pass_rates, plot_markdown
 from coral_dagster.assets.population import population
 from coral_dagster.assets.shared import base_model, problems
-from coral_dagster.domain.planner import Step, generation_index
+from coral_dagster.domain.planner import Step
 from coral_dagster.orchestration.run_timings import read_run_timings
 from coral_dagster.orchestration.steps import step_asset
 from coral_dagster.pipeline import layout
@@ -79,7 +80,7 @@ def evolution_report(
     report as Markdown, this generation's numbers (plotted across generations by the UI) and
     the path of each file.
     """
-    generation = generation_index(context.partition_key)
+    generation = generation_or_fail(context.partition_key)
     store = artifact_store.store()
     config = experiment.config()
     runs = read_run_timings(
@@ -141,7 +142,7 @@ def heldout_evaluation(
     evaluated. The metadata carries each method's mean pass rate as a number
     (`pass_rate_best_evolved`, `pass_rate_<baseline>`) besides the methods table.
     """
-    generation = generation_index(context.partition_key)
+    generation = generation_or_fail(context.partition_key)
     store = artifact_store.store()
     inputs = experiment.inputs()
     model = inputs.config.model
