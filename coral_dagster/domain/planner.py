@@ -182,6 +182,23 @@ def _batches(keys: Sequence[str], order: Sequence[str], size: int) -> list[tuple
     return [tuple(b) for b in batches]
 
 
+def generation_progress(inp: PlannerInput, generation: int) -> dict[str, tuple[int, int]]:
+    """Stage -> (done, total) for ``generation``'s genomes: adapters ready, genomes with patches,
+    genomes scored. Empty while the generation has no population."""
+    slots = list(inp.populations.get(generation, ()))
+    if not slots:
+        return {}
+    scored = inp.done.get(Step.SCORE, frozenset())
+    generated = inp.done.get(Step.GENERATE, frozenset()) | scored
+    ready = inp.done.get(Step.ADAPTER, frozenset()) - inp.invalid_adapters
+    adapters = list(dict.fromkeys(s.adapter for s in slots))
+    return {
+        "adapters": (len([k for k in adapters if k in ready]), len(adapters)),
+        "patches": (len([s for s in slots if s.genome in generated]), len(slots)),
+        "scores": (len([s for s in slots if s.genome in scored]), len(slots)),
+    }
+
+
 def plan_next(inp: PlannerInput) -> Plan:
     """Return what to launch now. Pure: same input, same plan."""
     add: dict[Step, list[str]] = {
@@ -319,17 +336,7 @@ def plan_next(inp: PlannerInput) -> Plan:
             why = "patches generated" if step is Step.SCORE else "adapter ready"
             requests.append(StepRequest(step, batch, attempt, gen, why))
 
-    progress = {
-        "adapters": (
-            len([k for k in dict.fromkeys(s.adapter for s in slots) if k in ready_adapters]),
-            len({s.adapter for s in slots}),
-        ),
-        "patches": (
-            len([s for s in slots if s.genome in done(Step.GENERATE) | scored]),
-            len(slots),
-        ),
-        "scores": (len([s for s in slots if s.genome in scored]), len(slots)),
-    }
+    progress = generation_progress(inp, gen)
     if requests or waiting:
         return finish(requests, waiting, progress=progress)
 
