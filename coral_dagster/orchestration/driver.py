@@ -30,12 +30,11 @@ from coral_dagster.domain.planner import (
 from coral_dagster.orchestration.facts import read_planner_input
 from coral_dagster.orchestration.home import Home
 from coral_dagster.orchestration.partitions import partition_set_of
-from coral_dagster.orchestration.run_tags import TAG_DRIVER
 from coral_dagster.orchestration.runs import (
     QUIET_CONSOLE,
     asset_selection,
-    driver_tag,
     fail_orphaned_runs,
+    in_process_tags,
     partition_of,
     step_run_config,
     step_tags,
@@ -73,7 +72,7 @@ def execute_step(
         asset_selection=asset_selection(request.step),
         partition_key=partition_of(request),
         instance=instance,
-        tags={**step_tags(request, eid), TAG_DRIVER: driver_tag()},
+        tags={**step_tags(request, eid), **in_process_tags()},
         run_config={**step_run_config(request), **QUIET_CONSOLE},
         raise_on_error=False,
     )

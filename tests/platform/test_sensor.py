@@ -69,6 +69,8 @@ def test_sensor_drives_the_first_steps(tmp_path: Path, model_cache: Path, monkey
         assert r.tags["coral/compute"] == "gpu"
         assert [k.to_user_string() for k in r.asset_selection] == ["adapters"]
     assert json.loads(third.cursor)["generation"] == 0
+    # the cursor (shown on the sensor's page) opens with what the tick did
+    assert json.loads(third.cursor)["status"] == "generation g0000: requested 3 runs (adapter x3)"
 
     # The three adapter runs are created and none has started yet: the tick launches nothing
     # and says what it waits for.
@@ -85,6 +87,7 @@ def test_sensor_drives_the_first_steps(tmp_path: Path, model_cache: Path, monkey
     assert waiting.skip_reason.skip_message == (
         "generation g0000: waiting for 3 runs in flight (adapter x3)"
     )
+    assert json.loads(waiting.cursor)["status"] == waiting.skip_reason.skip_message
 
 
 def test_sensor_skips_when_the_evolution_finished(finished_home: Path):
