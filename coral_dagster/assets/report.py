@@ -15,9 +15,11 @@ from dagster import (
     TableSchema,
 )
 
+from coral_dagster.assets.keys import generation_or_fail
+from coral_dagster.assets.metadata import heldout_pass_rates, plot_markdown
 from coral_dagster.assets.population import population
 from coral_dagster.assets.shared import base_model, problems
-from coral_dagster.domain.planner import Step, generation_index
+from coral_dagster.domain.planner import Step
 from coral_dagster.orchestration.run_timings import read_run_timings
 from coral_dagster.orchestration.steps import step_asset
 from coral_dagster.pipeline import layout
@@ -32,6 +34,11 @@ from coral_dagster.resources import (
     SandboxResource,
 )
 
+PLOT_TITLES = {
+    "fitness": "fitness per generation",
+    "pareto": "Pareto front",
+    "heldout": "held-out mean pass rate per method",
+}
 GENERATION_COLUMNS = (
     ("generation", "int"),
     ("genomes", "int"),
@@ -69,10 +76,11 @@ def evolution_report(
     """The experiment report up to this generation: fitness, Pareto front, cache, timings.
 
     Writes `reports/gNNNN/` (`report.json`, `report.md` and the PNG plots the data allows) into
-    the artifact store; the metadata carries the whole report as Markdown with the plots inline
-    and the path of each file.
+    the artifact store. The metadata opens with each plot (one click shows it), then the whole
+    report as Markdown, this generation's numbers (plotted across generations by the UI) and
+    the path of each file.
     """
-    generation = generation_index(context.partition_key)
+    generation = generation_or_fail(context.partition_key)
     store = artifact_store.store()
     config = experiment.config()
     runs = read_run_timings(
@@ -87,26 +95,36 @@ def evolution_report(
         markdown = render_markdown(report, images)
         store.publish_dir(Path(tmp), relpath)
     latest = report.generations[-1]
+    per_generation = generation_table(table)
+    row = per_generation[per_generation["generation"] == generation]
     metadata: dict[str, Any] = {
-        "report": MetadataValue.md(markdown),
-        "report_json": MetadataValue.path(str(store.path(relpath, "report.json"))),
-        "report_md": MetadataValue.path(str(store.path(relpath, "report.md"))),
         **{
-            f"{name}_plot": MetadataValue.path(str(store.path(relpath, f"{name}.png")))
+            f"{name}_plot": MetadataValue.md(plot_markdown(PLOT_TITLES[name], images[name]))
             for name in PLOT_NAMES
-            if name in written
+            if name in images
         },
-        "generations": generations_metadata(generation_table(table)),
+        "report": MetadataValue.md(markdown),
+        "generations": generations_metadata(per_generation),
         "pareto_front_size": len(report.pareto_front),
         "failed_genomes": latest.n_failed,
         "missing": MetadataValue.md("\n".join(f"- {m}" for m in report.missing) or "nothing"),
     }
     if latest.best_fitness is not None:
-        metadata["best_fitness"] = latest.best_fitness
-        metadata["mean_fitness"] = latest.mean_fitness
+        metadata["best_fitness"] = float(latest.best_fitness)
+        metadata["mean_fitness"] = float(latest.mean_fitness)
+    if not row.empty:
+        for name in ("diversity", "hit_rate"):
+            value = as_float(row.iloc[0][name])
+            if value is not None:
+                metadata[name] = value
     if report.cache is not None:
         metadata["adapter_hit_rate"] = report.cache.hit_rate
         metadata["compute_seconds_saved"] = report.cache.compute_seconds_saved
+    metadata["report_json"] = MetadataValue.path(str(store.path(relpath, "report.json")))
+    metadata["report_md"] = MetadataValue.path(str(store.path(relpath, "report.md")))
+    for name in PLOT_NAMES:
+        if name in written:
+            metadata[f"{name}_png"] = MetadataValue.path(str(store.path(relpath, f"{name}.png")))
     return MaterializeResult(metadata=metadata)
 
 
@@ -118,8 +136,13 @@ def heldout_evaluation(
     model_runtime: ModelRuntimeResource,
     sandbox: SandboxResource,
 ) -> MaterializeResult:
-    """Best genomes of this generation vs baselines on the held-out test problems."""
-    generation = generation_index(context.partition_key)
+    """Best genomes of the final generation vs baselines on the held-out test problems.
+
+    Partitioned by `final_generations`: only the generation the evolution ends with is
+    evaluated. The metadata carries each method's mean pass rate as a number
+    (`pass_rate_best_evolved`, `pass_rate_<baseline>`) besides the methods table.
+    """
+    generation = generation_or_fail(context.partition_key)
     store = artifact_store.store()
     inputs = experiment.inputs()
     model = inputs.config.model
@@ -145,6 +168,7 @@ def heldout_evaluation(
     table = "| method | fixed | mean pass rate [95% CI] | pass@1 |\n|---|---|---|---|\n" + rows
     return MaterializeResult(
         metadata={
+            **heldout_pass_rates(result.summaries),
             "methods": MetadataValue.md(table),
             "comparisons": MetadataValue.md(
                 "\n".join(f"- {c.sentence}" for c in result.comparisons)

@@ -1,4 +1,9 @@
-"""Unpartitioned assets shared by every generation: problem split, training corpus, base model."""
+"""Unpartitioned assets shared by every generation: problem split, training corpus, base model.
+
+Each carries a data version derived from its content, so materializing them again with the same
+content (`dagster asset materialize --select problems,base_model`) leaves everything downstream
+in sync; only a different split, corpus or model makes it stale.
+"""
 
 import time
 from pathlib import Path
@@ -14,6 +19,7 @@ from dagster import (
     TableSchema,
 )
 
+from coral_dagster.domain.hashing import content_hash
 from coral_dagster.domain.planner import Step
 from coral_dagster.orchestration.steps import step_asset
 from coral_dagster.pipeline import layout
@@ -36,8 +42,9 @@ def problems(
 ) -> MaterializeResult:
     """The benchmark problems split into train / validation / test (disjoint).
 
-    Also binds the artifact store to this experiment (`experiment.json`): a store that holds
-    another experiment's generations is an error, never silently continued.
+    Its data version is a hash of the split and the problems' content. Also binds the artifact
+    store to this experiment (`experiment.json`): a store that holds another experiment's
+    generations is an error, never silently continued.
     """
     inputs = experiment.inputs()
     store = artifact_store.store()
@@ -60,7 +67,9 @@ def problems(
         key_context=inputs.key_context,
     )
     path = store.write_record(record, record.split_fingerprint)
+    content = {k: v for k, v in record.to_dict().items() if k != "dataset"}  # not where it lives
     return MaterializeResult(
+        data_version=DataVersion(content_hash(content)),
         metadata={
             "problem_count": len(inputs.problem_set.problems),
             "train": len(split.train),
@@ -68,7 +77,7 @@ def problems(
             "test": len(inputs.test_names),
             "validation_problems": MetadataValue.json(list(inputs.validation_names)),
             "path": MetadataValue.path(str(path)),
-        }
+        },
     )
 
 
@@ -122,14 +131,17 @@ def base_model(
     experiment: ExperimentResource,
     model_runtime: ModelRuntimeResource,
 ) -> MaterializeResult:
-    """The base model checkpoint, resolved and (for the embedded GGUF) converted once."""
+    """The base model checkpoint, resolved and (for the embedded GGUF) converted once.
+
+    Its data version is the checkpoint's content fingerprint (the one in every adapter key)."""
     started = time.perf_counter()
     resolved = model_runtime.resolve(experiment.config().model.base_model)
     return MaterializeResult(
+        data_version=DataVersion(resolved.model_id),  # the checkpoint's content fingerprint
         metadata={
             "spec": resolved.spec,
             "model_id": resolved.model_id,
             "path": MetadataValue.path(str(resolved.path)),
             "seconds": time.perf_counter() - started,
-        }
+        },
     )

@@ -27,6 +27,10 @@ from coral_dagster.cli.report import report  # noqa: E402
 
 main.add_command(report)
 
+from coral_dagster.cli.ui import ui  # noqa: E402
+
+main.add_command(ui)
+
 from coral_dagster.cli.evaluate import register as _register_evaluate  # noqa: E402
 
 _register_evaluate(main)

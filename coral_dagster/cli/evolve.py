@@ -27,6 +27,13 @@ def quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
     warnings.filterwarnings("ignore", category=FutureWarning)
+    # PEFT warns whenever the active adapter is deleted, which is what the generator does after
+    # each batch (the adapters are loaded for that batch only); nothing is wrong.
+    warnings.filterwarnings(
+        "ignore",
+        message=r"Adapter \S+ was active which is now deleted\.",
+        category=UserWarning,
+    )
 
 
 @click.command()

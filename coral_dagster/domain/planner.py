@@ -19,7 +19,8 @@ has is the orchestration layer's step table (``coral_dagster.orchestration.steps
   record* instead: a ``score`` run that stores fitness 0 with the reason, so the generation
   still completes (its attempts are counted apart, as task ``score-failure``);
 - ``heldout`` for the final generation once it is scored: its best genomes and the baselines on
-  the held-out test set;
+  the held-out test set. The step has its own partition set (the final generation only), which
+  the planner adds to when the final generation is scored;
 - ``report`` for a generation whose genomes all have scores; the final generation's report
   waits for the held-out evaluation.
 
@@ -181,9 +182,31 @@ def _batches(keys: Sequence[str], order: Sequence[str], size: int) -> list[tuple
     return [tuple(b) for b in batches]
 
 
+def generation_progress(inp: PlannerInput, generation: int) -> dict[str, tuple[int, int]]:
+    """Stage -> (done, total) for ``generation``'s genomes: adapters ready, genomes with patches,
+    genomes scored. Empty while the generation has no population."""
+    slots = list(inp.populations.get(generation, ()))
+    if not slots:
+        return {}
+    scored = inp.done.get(Step.SCORE, frozenset())
+    generated = inp.done.get(Step.GENERATE, frozenset()) | scored
+    ready = inp.done.get(Step.ADAPTER, frozenset()) - inp.invalid_adapters
+    adapters = list(dict.fromkeys(s.adapter for s in slots))
+    return {
+        "adapters": (len([k for k in adapters if k in ready]), len(adapters)),
+        "patches": (len([s for s in slots if s.genome in generated]), len(slots)),
+        "scores": (len([s for s in slots if s.genome in scored]), len(slots)),
+    }
+
+
 def plan_next(inp: PlannerInput) -> Plan:
     """Return what to launch now. Pure: same input, same plan."""
-    add: dict[Step, list[str]] = {Step.ADAPTER: [], Step.GENERATE: [], Step.POPULATION: []}
+    add: dict[Step, list[str]] = {
+        Step.ADAPTER: [],
+        Step.GENERATE: [],
+        Step.POPULATION: [],
+        Step.HELDOUT: [],
+    }
 
     def ensure(step: Step, key: str) -> None:
         if key not in inp.existing_partitions.get(step, ()) and key not in add[step]:
@@ -313,21 +336,14 @@ def plan_next(inp: PlannerInput) -> Plan:
             why = "patches generated" if step is Step.SCORE else "adapter ready"
             requests.append(StepRequest(step, batch, attempt, gen, why))
 
-    progress = {
-        "adapters": (
-            len([k for k in dict.fromkeys(s.adapter for s in slots) if k in ready_adapters]),
-            len({s.adapter for s in slots}),
-        ),
-        "patches": (
-            len([s for s in slots if s.genome in done(Step.GENERATE) | scored]),
-            len(slots),
-        ),
-        "scores": (len([s for s in slots if s.genome in scored]), len(slots)),
-    }
+    progress = generation_progress(inp, gen)
     if requests or waiting:
         return finish(requests, waiting, progress=progress)
 
-    # 4. every genome scored: held-out evaluation (final generation), then the report
+    # 4. every genome scored: held-out evaluation (final generation, the only partition of the
+    #    held-out step's own set, added here), then the report
+    if gen >= last:
+        ensure(Step.HELDOUT, gkey)
     if gen >= last and gkey not in done(Step.HELDOUT):
         return single(Step.HELDOUT, gkey, "final generation scored", "heldout", progress)
     if gkey not in done(Step.REPORT):

@@ -3,8 +3,9 @@
 A backfill targets one job at a time (steps of one job share a partition set): the generation's
 missing adapters (the ``adapter`` step's job) and its genomes without scores or scored as failed
 (the job of the ``generate`` and ``score`` steps). It is launched with Dagster's public
-``dagster job backfill`` command, which submits one run per partition to the instance; the
-daemon of ``dagster dev`` (or the run launcher) runs them. Genome runs whose adapter is still
+``dagster job backfill`` command on the home's workspace (code location ``coral``, the one
+``coral ui`` serves), which submits one run per partition to the instance; the daemon of
+``dagster dev`` (or the run launcher) runs them. Genome runs whose adapter is still
 missing fail and can be backfilled again once the adapters are done. The runs carry the
 experiment, step, task and generation tags and Dagster's ``dagster/partition`` tag, so the
 planner sees them in flight or failed.
@@ -24,6 +25,7 @@ from dagster import DagsterInstance
 
 from coral_dagster.domain.planner import Step, generation_key
 from coral_dagster.orchestration.facts import done_steps
+from coral_dagster.orchestration.home import Home
 from coral_dagster.orchestration.partitions import partition_set_of
 from coral_dagster.orchestration.placement import run_tags_for
 from coral_dagster.orchestration.run_tags import TAG_EXPERIMENT, TAG_GENERATION, TAG_STEP, TAG_TASK
@@ -125,8 +127,8 @@ def _dagster_job_backfill(job: str, keys: list[str], tags: dict[str, str], home:
         "dagster",
         "job",
         "backfill",
-        "-m",
-        "coral_dagster.definitions",
+        "-w",
+        str(Home(home).prepare_dagster_home() / "workspace.yaml"),
         "-j",
         job,
         "--partitions",

@@ -20,16 +20,21 @@ from collections.abc import Callable
 from dagster import DagsterInstance, Definitions
 
 from coral_dagster.domain.config import ExperimentConfig
-from coral_dagster.domain.planner import Plan, StepRequest, generation_key, plan_next
+from coral_dagster.domain.planner import (
+    Plan,
+    StepRequest,
+    generation_key,
+    generation_progress,
+    plan_next,
+)
 from coral_dagster.orchestration.facts import read_planner_input
 from coral_dagster.orchestration.home import Home
 from coral_dagster.orchestration.partitions import partition_set_of
-from coral_dagster.orchestration.run_tags import TAG_DRIVER
 from coral_dagster.orchestration.runs import (
     QUIET_CONSOLE,
     asset_selection,
-    driver_tag,
     fail_orphaned_runs,
+    in_process_tags,
     partition_of,
     step_run_config,
     step_tags,
@@ -67,7 +72,7 @@ def execute_step(
         asset_selection=asset_selection(request.step),
         partition_key=partition_of(request),
         instance=instance,
-        tags={**step_tags(request, eid), TAG_DRIVER: driver_tag()},
+        tags={**step_tags(request, eid), **in_process_tags()},
         run_config={**step_run_config(request), **QUIET_CONSOLE},
         raise_on_error=False,
     )
@@ -78,6 +83,14 @@ def describe(partitions: tuple[str, ...]) -> str:
     """``<first partition>`` or ``<first partition> +n`` for a batch."""
     first = partitions[0] if len(partitions[0]) <= 40 else partitions[0][:40] + "..."
     return first if len(partitions) == 1 else f"{first} +{len(partitions) - 1}"
+
+
+def describe_progress(progress: dict[str, tuple[int, int]]) -> str:
+    """`` | adapters 3/3 patches 4/4 scores 1/4`` (after a step), or nothing before the
+    generation's population exists."""
+    if not progress:
+        return ""
+    return " | " + " ".join(f"{stage} {done}/{total}" for stage, (done, total) in progress.items())
 
 
 def plan_once(home: Home, instance: DagsterInstance, config: ExperimentConfig, eid: str) -> Plan:
@@ -115,12 +128,16 @@ def run_evolution(
                 current = plan_once(home, instance, config, eid)
                 if request.run_key not in {r.run_key for r in current.requests}:
                     continue  # another driver did it while we waited
-                progress = " ".join(f"{k} {d}/{t}" for k, (d, t) in current.progress.items())
                 label = f"[{generation_key(request.generation)}]"
                 what = f"{request.task} {describe(request.partitions)}"
-                echo(f"{label} {progress} | {what} (attempt {request.attempt}) ...")
+                echo(f"{label} {what} (attempt {request.attempt}) ...")
                 t0 = time.perf_counter()
                 ok = execute_step(defs, instance, request, eid)
+                seconds = time.perf_counter() - t0
+                after = generation_progress(
+                    read_planner_input(instance, store, config, eid), request.generation
+                )
                 echo(
-                    f"{label} {what} {'done' if ok else 'FAILED'} ({time.perf_counter() - t0:.1f}s)"
+                    f"{label} {what} {'done' if ok else 'FAILED'} ({seconds:.1f}s)"
+                    + describe_progress(after)
                 )

@@ -1,7 +1,8 @@
 """Where a CORAL experiment lives on disk: ``CORAL_HOME`` (default ``./.coral``).
 
 $CORAL_HOME/experiment.yaml   the experiment config in effect (one experiment per home)
-$CORAL_HOME/dagster/          DAGSTER_HOME: the SQLite Dagster instance
+$CORAL_HOME/dagster/          DAGSTER_HOME: the SQLite Dagster instance (dagster.yaml) and
+                              workspace.yaml, the code location `coral` that `coral ui` serves
 $CORAL_HOME/artifacts/        the artifact store (unless CORAL_ARTIFACT_ROOT points elsewhere)
 $CORAL_HOME/cache/            converted base models, local adapter copies, locks
 """
@@ -24,6 +25,17 @@ from coral_dagster.pipeline.store import ArtifactStore
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "quick.yaml"
 CONFIG_FILE = "experiment.yaml"
+# The code location's name wherever CORAL serves it (pyproject's [tool.dagster], the repository's
+# workspace.yaml, the workspace `coral ui` writes); runs record it (see runs.REPOSITORY_LABEL).
+LOCATION_NAME = "coral"
+CODE_MODULE = "coral_dagster.definitions"
+INSTANCE_YAML = "telemetry:\n  enabled: false\n"
+WORKSPACE_YAML = (
+    "load_from:\n"
+    "  - python_module:\n"
+    f"      module_name: {CODE_MODULE}\n"
+    f"      location_name: {LOCATION_NAME}\n"
+)
 
 
 class HomeMismatch(ValueError):
@@ -82,20 +94,38 @@ class Home:
     def store(self) -> ArtifactStore:
         return ArtifactStore(artifact_root(self.path))
 
+    @property
+    def dagster_home(self) -> Path:
+        return dagster_home(self.path)
+
+    @property
+    def workspace_path(self) -> Path:
+        return self.dagster_home / "workspace.yaml"
+
+    def prepare_dagster_home(self) -> Path:
+        """Create ``<home>/dagster`` with its ``dagster.yaml`` (telemetry off) and a
+        ``workspace.yaml`` that loads the code location ``coral``; returns the folder. Files
+        that exist are left as they are (a user may have edited them)."""
+        dh = self.dagster_home
+        dh.mkdir(parents=True, exist_ok=True)
+        for name, text in (("dagster.yaml", INSTANCE_YAML), ("workspace.yaml", WORKSPACE_YAML)):
+            target = dh / name
+            if not target.exists():
+                tmp = dh / f".{name}.{uuid.uuid4().hex}"
+                tmp.write_text(text)
+                tmp.rename(target)
+        return dh
+
     def instance(self) -> DagsterInstance:
         """The persistent SQLite instance in ``<home>/dagster`` (sets ``DAGSTER_HOME``).
 
         Opened under an exclusive lock: the first open creates the SQLite schemas, and two
         processes creating them at once collide.
         """
-        dh = dagster_home(self.path)
+        dh = self.dagster_home
         dh.mkdir(parents=True, exist_ok=True)
         with _locked(dh / ".instance.lock"):
-            yaml_path = dh / "dagster.yaml"
-            if not yaml_path.exists():
-                tmp = dh / f".dagster.yaml.{uuid.uuid4().hex}"
-                tmp.write_text("telemetry:\n  enabled: false\n")
-                tmp.rename(yaml_path)
+            self.prepare_dagster_home()
             os.environ["DAGSTER_HOME"] = str(dh)
             return DagsterInstance.get()
 

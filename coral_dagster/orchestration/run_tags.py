@@ -22,3 +22,9 @@ TAG_BATCH = "coral/batch-size"  # genome partitions a batch run covers
 # Dagster's own tags for a partition-range run (one run over several partitions).
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+# Dagster's label of the repository a run belongs to (`<repository>@<code location>`), a hidden
+# tag that the UI's job pages filter runs by. Runs launched through a code location (sensor, UI,
+# backfill) get it from Dagster; `coral evolve`'s in-process runs set it themselves, so the job
+# pages list them too. A `Definitions` object is the repository `__repository__`.
+REPOSITORY_TAG = ".dagster/repository"

@@ -18,11 +18,13 @@ from typing import Any
 from dagster import AssetKey, DagsterInstance, RunRequest, RunsFilter
 
 from coral_dagster.domain.planner import SHARED_PARTITION, Step, StepRequest
+from coral_dagster.orchestration.home import LOCATION_NAME
 from coral_dagster.orchestration.placement import run_tags_for
 from coral_dagster.orchestration.run_tags import (
     IN_FLIGHT,
     RANGE_END_TAG,
     RANGE_START_TAG,
+    REPOSITORY_TAG,
     TAG_BATCH,
     TAG_DRIVER,
     TAG_EXPERIMENT,
@@ -33,6 +35,8 @@ from coral_dagster.orchestration.run_tags import (
     TAG_TASK,
 )
 from coral_dagster.orchestration.steps import STEPS
+
+REPOSITORY_LABEL = f"__repository__@{LOCATION_NAME}"
 
 # In-process runs of `coral evolve` log to the instance (the UI shows everything); the console
 # gets warnings and errors only, so the driver's progress lines stay readable.
@@ -87,6 +91,38 @@ def run_request_for(request: StepRequest, experiment_id: str) -> RunRequest:
         tags=step_tags(request, experiment_id),
         run_config=step_run_config(request),
     )
+
+
+def runs_in_flight(instance: DagsterInstance, experiment_id: str) -> dict[str, int]:
+    """Task -> number of this experiment's runs queued or running, most first."""
+    counts: dict[str, int] = {}
+    records = instance.get_run_records(
+        filters=RunsFilter(tags={TAG_EXPERIMENT: experiment_id}, statuses=list(IN_FLIGHT))
+    )
+    for record in records:
+        tags = record.dagster_run.tags
+        task = tags.get(TAG_TASK) or tags.get(TAG_STEP) or "other"
+        counts[task] = counts.get(task, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def describe_runs(counts: dict[str, int]) -> str:
+    """``3 runs (generate x2, adapter x1)``."""
+    total = sum(counts.values())
+    parts = ", ".join(f"{task} x{n}" for task, n in counts.items())
+    return f"{total} run{'s' if total != 1 else ''} ({parts})"
+
+
+def describe_in_flight(counts: dict[str, int]) -> str:
+    """``3 runs in flight (generate x2, adapter x1)``."""
+    runs, parts = describe_runs(counts).split(" (", 1)
+    return f"{runs} in flight ({parts}"
+
+
+def in_process_tags() -> dict[str, str]:
+    """Tags of a run `coral evolve` executes in its own process: the driver (for liveness) and
+    the repository label, so the UI's job pages list the run under its job."""
+    return {TAG_DRIVER: driver_tag(), REPOSITORY_TAG: REPOSITORY_LABEL}
 
 
 def driver_tag() -> str:

@@ -4,17 +4,23 @@ This is the one place where asset names, partition-set names and job names live 
 asset's own decorator). Jobs, the partitions definitions, the planner facts read from the
 instance, run tags, placement and backfill selections all derive from ``STEPS``:
 
-======== =============================================== ============== ================== =====
-step     assets                                          partition set  job                where
-======== =============================================== ============== ================== =====
-shared   problems, training_corpus, base_model           (none)         coral_shared       CPU
-population population                                    generations    coral_generations  CPU
-adapter  adapters                                        adapter_keys   coral_adapters     GPU
-generate generated_code                                  genome_keys    coral_genomes      GPU
-score    validation_scores                               genome_keys    coral_genomes      CPU
-heldout  heldout_evaluation                              generations    coral_generations  GPU
-report   evolution_report                                generations    coral_generations  CPU
-======== =============================================== ============== ================== =====
+========== ================== ================= ================= =====
+step       assets             partition set     job               where
+========== ================== ================= ================= =====
+shared     problems,          (none)            coral_shared      CPU
+           training_corpus,
+           base_model
+population population         generations       coral_generations CPU
+adapter    adapters           adapter_keys      coral_adapters    GPU
+generate   generated_code     genome_keys       coral_genomes     GPU
+score      validation_scores  genome_keys       coral_genomes     CPU
+heldout    heldout_evaluation final_generations coral_heldout     GPU
+report     evolution_report   generations       coral_generations CPU
+========== ================== ================= ================= =====
+
+``final_generations`` holds only the generation the evolution ends with (the planner adds it when
+that generation is scored), so the held-out evaluation is never shown "missing" for the
+generations before it.
 
 Every asset of the definitions belongs to exactly one step (a test holds it).
 """
@@ -87,8 +93,8 @@ STEPS: dict[Step, StepSpec] = {
         StepSpec(
             Step.HELDOUT,
             ("heldout_evaluation",),
-            "generations",
-            "coral_generations",
+            "final_generations",
+            "coral_heldout",
             "evolution",
             ComputeKind.GPU,
         ),
@@ -106,7 +112,8 @@ STEPS: dict[Step, StepSpec] = {
 
 JOB_DESCRIPTIONS: dict[str, str] = {
     "coral_shared": "Shared stages: the problem split, the training corpus and the base model.",
-    "coral_generations": "Per generation: the population, the held-out evaluation, the report.",
+    "coral_generations": "Per generation: the population and the report.",
+    "coral_heldout": "The final generation: its best genomes vs baselines on the held-out set.",
     "coral_adapters": "Per adapter key: train the LoRA/DoRA adapter of a heavy-gene set.",
     "coral_genomes": "Per genome key: generate patches, then score them in the sandbox.",
 }

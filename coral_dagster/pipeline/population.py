@@ -39,6 +39,18 @@ def load_population(store: ArtifactStore, generation: int) -> Population:
     return store.read_record(Population, generation)
 
 
+def genome_generations(store: ArtifactStore) -> dict[str, tuple[int, ...]]:
+    """Genome key -> every stored generation it appears in (an elite carried over appears in
+    several), in order."""
+    found: dict[str, list[int]] = {}
+    generation = 0
+    while store.has_record(Population, generation):
+        for key in load_population(store, generation).genome_keys:
+            found.setdefault(key, []).append(generation)
+        generation += 1
+    return {key: tuple(gens) for key, gens in found.items()}
+
+
 def build_population(inputs: ExperimentInputs, generation: int, store: ArtifactStore) -> Population:
     """Breed (or seed) ``generation``; write it, an adapter spec per adapter key and a genome
     spec per genome key first seen here, to the store."""

@@ -1,9 +1,13 @@
-"""Atomic local file writes: a temporary file in the target folder, then ``os.replace``."""
+"""Atomic local file writes: a temporary file in the target folder, then ``os.replace``.
+
+The temporary file is created like a normal ``open(path, "w")`` would create the target (mode
+0666 minus the umask), so a report's PNGs and its Markdown get the same permissions.
+"""
 
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -14,7 +18,9 @@ def write_atomically(path: Path, write: Callable[[IO[Any]], None], binary: bool 
 
     A crash leaves the previous file (or none), never a half-written one.
     """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(
             fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})
@@ -22,6 +28,6 @@ def write_atomically(path: Path, write: Callable[[IO[Any]], None], binary: bool 
             write(fh)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path

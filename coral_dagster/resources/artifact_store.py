@@ -10,9 +10,9 @@ from coral_dagster.pipeline.store import ArtifactStore
 
 
 class ArtifactStoreResource(ConfigurableResource):
-    """``root``: a local folder or any ``universal_pathlib`` URL (``s3://bucket/coral``, ...).
-
-    ``local_dir``: a local folder for locks and local copies of remote artifacts.
+    """Where artifacts live. `root`: a local folder or any `universal_pathlib` URL
+    (`s3://bucket/coral`, ...); `local_dir`: a local folder for locks and local copies of remote
+    artifacts.
     """
 
     root: str

@@ -22,7 +22,7 @@ def _inputs(path: str, mtime_ns: int) -> ExperimentInputs:
 
 
 class ExperimentResource(ConfigurableResource):
-    """The experiment config file (YAML, validated by ``ExperimentConfig``)."""
+    """The experiment config file (YAML, validated by `ExperimentConfig`)."""
 
     config_path: str
 

@@ -37,9 +37,9 @@ def model_loads() -> int:
 
 
 class ModelRuntimeResource(ConfigurableResource):
-    """``cache_dir`` holds converted checkpoints; ``device`` overrides the config's device.
-
-    The dtype always comes from the experiment config: it enters the adapter key."""
+    """The base model runtime. `cache_dir` holds converted checkpoints; `device` overrides the
+    config's device. The dtype always comes from the experiment config: it enters the adapter
+    key."""
 
     cache_dir: str
     device: str = ""

@@ -12,7 +12,8 @@ _EVALUATORS: dict[tuple[str, str], Evaluator] = {}
 
 
 class SandboxResource(ConfigurableResource):
-    """``backend``: empty to use the experiment config's (``bwrap`` by default), or an override."""
+    """The sandbox for candidate programs. `backend`: empty to use the experiment config's
+    (`bwrap` by default), or an override."""
 
     backend: str = ""
 

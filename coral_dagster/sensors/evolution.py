@@ -3,17 +3,20 @@
 It only reads the instance and the artifact store (never trains or scores: the tick limit is
 60 s) and returns one `SensorResult` with the dynamic partitions to add, run requests whose run
 keys (`<task>:<partition>:<attempt>`) dedupe across ticks, and a cursor that records the last
-plan. A shared-stage failure stops the evolution: the sensor skips with the error.
+plan. A tick that launches nothing says why in its skip reason ("evolution finished after
+generation g0001", "evolution stopped: <error>", "generation g0000: waiting for 3 runs in flight
+(generate x2, adapter x1)"); every tick's cursor starts with that status (or what it requested),
+so the UI's tick table shows it in the Cursor column without a click.
 """
 
 import json
+from collections import Counter
 
 from dagster import (
     AddDynamicPartitionsRequest,
     DefaultSensorStatus,
     SensorEvaluationContext,
     SensorResult,
-    SkipReason,
     sensor,
 )
 from pydantic import Field
@@ -23,7 +26,12 @@ from coral_dagster.domain.planner import generation_key, plan_next
 from coral_dagster.orchestration.facts import read_planner_input
 from coral_dagster.orchestration.jobs import ALL_JOBS
 from coral_dagster.orchestration.partitions import partition_set_of
-from coral_dagster.orchestration.runs import run_request_for
+from coral_dagster.orchestration.runs import (
+    describe_in_flight,
+    describe_runs,
+    run_request_for,
+    runs_in_flight,
+)
 from coral_dagster.resources import ArtifactStoreResource, ExperimentResource
 
 
@@ -46,30 +54,48 @@ def evolution_sensor(
     context: SensorEvaluationContext,
     experiment: ExperimentResource,
     artifact_store: ArtifactStoreResource,
-) -> SensorResult | SkipReason:
+) -> SensorResult:
     config = experiment.config()
     experiment_id = experiment.experiment_id()
     state = read_planner_input(context.instance, artifact_store.store(), config, experiment_id)
     plan = plan_next(state)
+    partitions = [
+        AddDynamicPartitionsRequest(
+            partitions_def_name=partition_set_of(step), partition_keys=list(keys)
+        )
+        for step, keys in plan.add_partitions.items()
+    ]
+    gkey = generation_key(plan.generation)
     if plan.error:
-        return SkipReason(f"evolution stopped: {plan.error}")
-    if plan.finished:
-        return SkipReason(f"evolution finished after generation {generation_key(plan.generation)}")
+        status = f"evolution stopped: {plan.error}"
+    elif plan.finished:
+        status = f"evolution finished after generation {gkey}"
+    elif plan.requests:
+        launched = Counter(r.task for r in plan.requests)
+        status = f"generation {gkey}: requested {describe_runs(dict(launched.most_common()))}"
+    else:
+        counts = runs_in_flight(context.instance, experiment_id)
+        waiting = (
+            f"waiting for {describe_in_flight(counts)}"
+            if counts
+            else ("nothing to launch, and no run of this experiment is in flight")
+        )
+        status = f"generation {gkey}: {waiting}"
+    # The cursor is what the tick table shows for each tick: the status first.
     cursor = json.dumps(
         {
+            "status": status,
             "generation": plan.generation,
-            "requested": [r.run_key for r in plan.requests],
             "waiting": plan.waiting,
-        },
-        sort_keys=True,
+            "requested": [r.run_key for r in plan.requests],
+        }
     )
+    if not plan.requests:
+        return SensorResult(
+            skip_reason=status, dynamic_partitions_requests=partitions, cursor=cursor
+        )
     return SensorResult(
         run_requests=[run_request_for(r, experiment_id) for r in plan.requests],
-        dynamic_partitions_requests=[
-            AddDynamicPartitionsRequest(
-                partitions_def_name=partition_set_of(step), partition_keys=list(keys)
-            )
-            for step, keys in plan.add_partitions.items()
-        ],
+        dynamic_partitions_requests=partitions,
         cursor=cursor,
     )

@@ -39,3 +39,13 @@ def finished_home(tmp_path_factory, model_cache, cache_env) -> Path:
     evolve(home, lines)
     (root / "driver.log").write_text("\n".join(lines))
     return home.path
+
+
+@pytest.fixture
+def copied_home(finished_home: Path, tmp_path: Path) -> Path:
+    """A copy of the finished home that a test may change (the session's home stays as is)."""
+    import shutil
+
+    target = tmp_path / "home"
+    shutil.copytree(finished_home, target, ignore=shutil.ignore_patterns("*.lock"))
+    return target

@@ -83,3 +83,12 @@ def test_backfill_refuses_a_generation_that_already_bred_its_successor(finished_
     out = backfill_cli(finished_home, 0)
     assert out.returncode != 0
     assert "generation 0 already bred g0001" in out.stderr
+
+
+def test_backfill_of_a_generation_that_does_not_exist_is_one_line(finished_home: Path):
+    out = backfill_cli(finished_home, 2)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        "Error: generation 2 does not exist yet (populations: g0000, g0001); "
+        "run `coral evolve` to create it"
+    ]

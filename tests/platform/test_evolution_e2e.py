@@ -101,5 +101,14 @@ def test_dagster_runs_are_tagged_by_step(finished_home: Path):
     ]
     assert batches[0] == 4 and batches[1] < 4  # generation 1's elite is not generated again
     assert all(r.dagster_run.is_success for r in instance.get_run_records())
+    # the UI's job pages list a run by the repository label of the code location `coral`
+    labels = {r.dagster_run.tags.get(".dagster/repository") for r in instance.get_run_records()}
+    assert labels == {"__repository__@coral"}
     jobs = {r.dagster_run.job_name for r in instance.get_run_records()}
-    assert jobs == {"coral_shared", "coral_generations", "coral_adapters", "coral_genomes"}
+    assert jobs == {
+        "coral_shared",
+        "coral_generations",
+        "coral_adapters",
+        "coral_genomes",
+        "coral_heldout",
+    }

@@ -176,6 +176,42 @@ def test_final_generation_is_evaluated_held_out_then_reported_then_finished():
     assert plan.finished and plan.requests == () and plan.generation == 1
 
 
+def test_heldout_partition_is_added_for_the_final_generation_only():
+    done = {
+        Step.POPULATION: {"g0000"},
+        Step.ADAPTER: {"a1", "a2"},
+        Step.SCORE: {"ga", "gb", "gc"},
+    }
+    # not final yet: the report of g0000, and no held-out partition
+    plan = plan_next(state(done, {0: SLOTS}, generations=2))
+    assert steps_of(plan) == [("report", "g0000")]
+    assert Step.HELDOUT not in plan.add_partitions
+    # final (one generation): the held-out step's own partition set gets g0000
+    plan = plan_next(state(done, {0: SLOTS}, generations=1))
+    assert steps_of(plan) == [("heldout", "g0000")]
+    assert plan.add_partitions[Step.HELDOUT] == ("g0000",)
+    # added once only
+    existing = {Step.HELDOUT: ("g0000",)}
+    plan = plan_next(state(done, {0: SLOTS}, generations=1, existing_partitions=existing))
+    assert Step.HELDOUT not in plan.add_partitions
+
+
+def test_finished_home_without_its_heldout_partition_gets_it_added():
+    """A home evaluated before the held-out step had its own partition set: the planner adds the
+    final generation to it (no step runs), so the UI shows the existing materialization."""
+    done = {
+        Step.POPULATION: {"g0000"},
+        Step.ADAPTER: {"a1", "a2"},
+        Step.SCORE: {"ga", "gb", "gc"},
+        Step.HELDOUT: {"g0000"},
+        Step.REPORT: {"g0000"},
+    }
+    existing = {Step.GENERATE: ("ga", "gb", "gc"), Step.ADAPTER: ("a1", "a2")}
+    plan = plan_next(state(done, {0: SLOTS}, generations=1, existing_partitions=existing))
+    assert plan.finished and plan.requests == ()
+    assert plan.add_partitions == {Step.HELDOUT: ("g0000",)}
+
+
 def test_elite_carried_over_costs_nothing():
     slots1 = [GenomeSlot("ga", "a1"), GenomeSlot("gd", "a3")]  # ga is an elite of g0000
     done = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -62,6 +63,11 @@ def test_concurrent_drivers_train_each_adapter_once(
     for p in procs:
         p.wait(timeout=900)
     assert [p.returncode for p in procs] == [0, 0], [log.read_text()[-3000:] for log in logs]
+    # The console is `coral evolve`'s own lines: no library warnings (PEFT's "Adapter ... was
+    # active which is now deleted" UserWarning), and a step's counters include that step.
+    output = "\n".join(log.read_text() for log in logs)
+    assert "UserWarning" not in output and "Traceback" not in output, output[-3000:]
+    assert re.search(r"\] score \S+( \+\d+)? done \([\d.]+s\) \| .*scores 4/4", output), output
     trained = Counter(
         line["adapter_key"] for line in Home(home).store().read_lines(layout.TRAINING_LOG)
     )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dagster import AddDynamicPartitionsRequest, SkipReason, build_sensor_context
+from dagster import AddDynamicPartitionsRequest, DagsterRunStatus, build_sensor_context
 from platform_helpers import run_step, write_config
 
+from coral_dagster.definitions import build_defs
 from coral_dagster.domain.planner import plan_next
 from coral_dagster.orchestration.facts import read_planner_input
 from coral_dagster.orchestration.home import Home, prepare_home
@@ -68,9 +69,29 @@ def test_sensor_drives_the_first_steps(tmp_path: Path, model_cache: Path, monkey
         assert r.tags["coral/compute"] == "gpu"
         assert [k.to_user_string() for k in r.asset_selection] == ["adapters"]
     assert json.loads(third.cursor)["generation"] == 0
+    # the cursor (shown on the sensor's page) opens with what the tick did
+    assert json.loads(third.cursor)["status"] == "generation g0000: requested 3 runs (adapter x3)"
+
+    # The three adapter runs are created and none has started yet: the tick launches nothing
+    # and says what it waits for.
+    for rr in third.run_requests:
+        instance.create_run_for_job(
+            build_defs(home.path).resolve_job_def(rr.job_name),
+            asset_selection=set(rr.asset_selection),
+            tags=rr.tags,
+            status=DagsterRunStatus.NOT_STARTED,
+        )
+    waiting = tick(home, instance, cursor=third.cursor)
+    assert waiting.run_requests == []
+    assert waiting.skip_reason is not None
+    assert waiting.skip_reason.skip_message == (
+        "generation g0000: waiting for 3 runs in flight (adapter x3)"
+    )
+    assert json.loads(waiting.cursor)["status"] == waiting.skip_reason.skip_message
 
 
 def test_sensor_skips_when_the_evolution_finished(finished_home: Path):
     home = Home(finished_home)
     result = tick(home, home.instance())
-    assert isinstance(result, SkipReason) or result.skip_reason is not None
+    assert result.run_requests == []
+    assert result.skip_reason.skip_message == "evolution finished after generation g0001"

@@ -39,10 +39,22 @@ def test_jobs_select_exactly_their_steps_assets():
     jobs = {
         job.name: job
         for job in defs.resolve_all_job_defs()
-        if job.name in {"coral_shared", "coral_generations", "coral_adapters", "coral_genomes"}
+        if job.name in {spec.job for spec in STEPS.values()}
     }
     assert set(jobs) == {spec.job for spec in STEPS.values()}
     for name, job in jobs.items():
         selected = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
         assert selected == {a for spec in STEPS.values() if spec.job == name for a in spec.assets}
     assert job_compute("coral_genomes").value == "gpu"  # generate needs a GPU, score does not
+
+
+def test_heldout_has_its_own_partition_set_mapped_to_the_same_generation():
+    """`heldout_evaluation` (final generations only) depends on `population` (every generation)
+    by identity: the final generation's held-out partition reads that generation's population."""
+    from dagster import AssetKey, IdentityPartitionMapping
+
+    assert STEPS[Step.HELDOUT].partitions == "final_generations"
+    assert STEPS[Step.HELDOUT].job == "coral_heldout"
+    graph = defs.resolve_asset_graph()
+    mapping = graph.get_partition_mapping(AssetKey("heldout_evaluation"), AssetKey("population"))
+    assert isinstance(mapping, IdentityPartitionMapping)

@@ -74,8 +74,10 @@ def test_evolution_report_materializes_files_and_metadata(report_home, run_recor
     for name, (_, data) in zip(("fitness", "pareto", "heldout"), images, strict=True):
         png = base64.b64decode(data)
         assert png.startswith(PNG_MAGIC)
-        path = metadata[f"{name}_plot"].value
+        path = metadata[f"{name}_png"].value
         assert path == str(store.path(REPORT, f"{name}.png"))
+        # each plot is an entry of its own (one click in the UI), the same inline PNG
+        assert metadata[f"{name}_plot"].value.endswith(f"(data:image/png;base64,{data})")
         assert store.path(REPORT, f"{name}.png").read_bytes() == png
     assert json.loads(store.path(REPORT, "report.json").read_text())["missing"] == []
     assert metadata["report_json"].value == str(store.path(REPORT, "report.json"))
@@ -85,6 +87,11 @@ def test_evolution_report_materializes_files_and_metadata(report_home, run_recor
     assert [r.data["best_fitness"] for r in table.records] == [
         g.best_fitness for g in stored.generations
     ]
+    assert list(metadata)[:3] == ["fitness_plot", "pareto_plot", "heldout_plot"]
+    # this generation's numbers, plotted by the UI across generation partitions
+    assert metadata["mean_fitness"].value == stored.generations[1].mean_fitness
+    assert metadata["diversity"].value == stored.generations[1].diversity
+    assert 0.0 <= metadata["hit_rate"].value <= 1.0
     assert metadata["adapter_hit_rate"].value == 0.5
     assert metadata["compute_seconds_saved"].value == 340.0
     assert metadata["pareto_front_size"].value == 2

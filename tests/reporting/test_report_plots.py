@@ -109,3 +109,24 @@ def test_generation_without_scores_is_a_gap(full_report: ExperimentReport, tmp_p
     report = ExperimentReport(config=full_report.config, generations=(first, failed, third))
     _assert_real_png(plot_fitness(report, tmp_path / "fitness.png"))
     assert "| g0001 | — | — | — | 4 | 4 |" in render_markdown(report)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_every_report_file_honours_the_umask(
+    full_report: ExperimentReport, tmp_path: Path, umask: int
+) -> None:
+    """PNGs, JSON and Markdown get the mode a plain ``open(path, "w")`` gives: 0666 - umask."""
+    import os
+
+    previous = os.umask(umask)
+    try:
+        written = write_report(full_report, tmp_path / "report")
+        plain = tmp_path / "plain.txt"
+        plain.write_text("x")
+    finally:
+        os.umask(previous)
+    expected = plain.stat().st_mode & 0o777
+    assert expected == 0o666 & ~umask
+    modes = {name: path.stat().st_mode & 0o777 for name, path in written.items()}
+    assert modes == dict.fromkeys(written, expected)
+    assert not [p for p in (tmp_path / "report").iterdir() if p.name.startswith(".")]
