@@ -94,7 +94,7 @@ def _specs(store, keys: list[str]) -> tuple[list[tuple[str, GenomeSpec]], dict[s
 
 @batched_step_asset(
     Step.GENERATE,
-    checks=[("patches_complete", "The stored patches are intact, one per validation problem.")],
+    checks=[("patches_complete", "Patches intact, samples_per_problem per problem.")],
     deps=[base_model, problems],
     max_partitions_per_run=PER_RUN,
 )
@@ -128,7 +128,12 @@ def generated_code(
         upstream = input_tags(context.instance, [(base_model.key, None), (problems.key, None)])
         for (partition, spec), generated in zip(ready, batch, strict=True):
             path = store.write_record(generated, spec.genome_key)
-            outcome = generated_check(store, spec.genome_key, len(inputs.validation_names))
+            outcome = generated_check(
+                store,
+                spec.genome_key,
+                len(inputs.validation_names),
+                inputs.config.generation.samples_per_problem,
+            )
             yield _evaluation(context.asset_key, "patches_complete", partition, outcome)
             if not outcome.passed:
                 failures[partition] = f"patches_complete check failed: {outcome.metadata}"

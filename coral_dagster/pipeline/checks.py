@@ -31,14 +31,19 @@ def scores_check(store: ArtifactStore, genome_key: str) -> CheckOutcome:
     return CheckOutcome(not outside, {"outside": str(outside)})
 
 
-def generated_check(store: ArtifactStore, genome_key: str, problems: int) -> CheckOutcome:
-    """The stored patches are intact and there is one per validation problem."""
+def generated_check(
+    store: ArtifactStore, genome_key: str, problems: int, samples: int = 1
+) -> CheckOutcome:
+    """The stored patches are intact and there are ``samples`` per validation problem."""
     try:
         generated = store.read_record(GeneratedCode, genome_key)
     except (ArtifactMissing, ArtifactCorrupt) as err:
         return CheckOutcome(False, {"error": str(err)})
     count = len(generated.outputs)
-    return CheckOutcome(count == problems, {"patches": count, "validation_problems": problems})
+    return CheckOutcome(
+        count == problems * samples,
+        {"patches": count, "validation_problems": problems, "samples_per_problem": samples},
+    )
 
 
 def adapter_check(store: ArtifactStore, adapter_key: str) -> CheckOutcome:

@@ -8,7 +8,7 @@ from dagster import AssetKey
 from platform_helpers import evolve, write_config
 
 from coral_dagster.orchestration.home import prepare_home
-from coral_dagster.pipeline.records import GeneratedCode, HeldoutResult, Population
+from coral_dagster.pipeline.records import GeneratedCode, HeldoutResult, Population, Scores
 
 
 def test_a_line_format_evolution_runs_to_the_end(tmp_path: Path, model_cache: Path, monkeypatch):
@@ -35,6 +35,10 @@ def test_a_line_format_evolution_runs_to_the_end(tmp_path: Path, model_cache: Pa
         assert len(outputs) == 2 * 2  # 2 validation problems x 2 samples
         for output in outputs:
             assert (output.program is None) == bool(output.failure)
+        scores = store.read_record(Scores, genome.genome_key)
+        assert not scores.failed, scores.reason  # every run of the evolution succeeded
+        assert len(scores.results) == len(outputs)
+    assert all(r.dagster_run.is_success for r in instance.get_run_records())
     heldout = store.read_record(HeldoutResult, plan.generation)
     methods = {s.method: s for s in heldout.summaries}
     assert {"base + neutral", "standard LoRA", "buggy unchanged"} <= set(methods)

@@ -70,7 +70,13 @@ def test_generated_check_wants_one_intact_patch_per_problem(tmp_path):
     store.write_record(GeneratedCode("g" * 64, "a" * 64, (output,), 0.1), "g" * 64)
     assert generated_check(store, "g" * 64, 1).passed
     outcome = generated_check(store, "g" * 64, 2)
-    assert not outcome.passed and outcome.metadata == {"patches": 1, "validation_problems": 2}
+    assert not outcome.passed and outcome.metadata == {
+        "patches": 1,
+        "validation_problems": 2,
+        "samples_per_problem": 1,
+    }
+    assert generated_check(store, "g" * 64, 1, samples=1).passed
+    assert not generated_check(store, "g" * 64, 1, samples=2).passed
     assert not generated_check(store, "h" * 64, 1).passed
 
 
