@@ -34,10 +34,11 @@ def problem_code_markdown(output: PatchOutput) -> str:
     or the start of the raw answer when no program could be built from it."""
     if output.program is None:
         raw = output.raw_text.strip()
+        why = f"no program ({output.failure})" if output.failure else "no program"
         if not raw:
-            return "no program: the answer was empty"
+            return f"{why}: the answer was empty"
         lines = [w for line in raw.splitlines()[:8] for w in textwrap.wrap(line, RAW_WIDTH) or [""]]
-        return "no program in the answer; it began:\n\n```text\n" + "\n".join(lines[:8]) + "\n```"
+        return f"{why}; the answer began:\n\n```text\n" + "\n".join(lines[:8]) + "\n```"
     lines = output.program.rstrip().splitlines()
     shown = lines[:MAX_CODE_LINES]
     if len(lines) > MAX_CODE_LINES:
@@ -51,8 +52,19 @@ def code_markdown(outputs: Sequence[PatchOutput]) -> str:
 
 
 def code_entries(outputs: Sequence[PatchOutput]) -> dict[str, str]:
-    """``code: <problem>`` -> that problem's code as Markdown, one metadata entry per problem."""
-    return {f"code: {o.problem_name}": problem_code_markdown(o) for o in outputs}
+    """``code: <problem>`` -> that problem's code as Markdown, one metadata entry per problem
+    (``code: <problem> #<i>`` per sample when there are several samples per problem)."""
+    counts: dict[str, int] = {}
+    for o in outputs:
+        counts[o.problem_name] = counts.get(o.problem_name, 0) + 1
+    entries, seen = {}, dict.fromkeys(counts, 0)
+    for o in outputs:
+        key = f"code: {o.problem_name}"
+        if counts[o.problem_name] > 1:
+            key = f"{key} #{seen[o.problem_name]}"
+            seen[o.problem_name] += 1
+        entries[key] = problem_code_markdown(o)
+    return entries
 
 
 def _first_failure(result) -> str:

@@ -90,18 +90,20 @@ def test_verdict_table_names_the_first_failing_test_and_its_error():
 def test_code_is_one_entry_per_problem_and_raw_answers_are_wrapped():
     program = "def gcd(a, b):\n    while b:\n        a, b = b, a % b\n    return a\n"
     outputs = [
-        PatchOutput("r1", "gcd", "```python\n" + program + "```", program, 10, 20, 0.1),
-        PatchOutput("r2", "lis", "word " * 60, None, 10, 60, 0.1),
-        PatchOutput("r3", "bitcount", "   ", None, 10, 0, 0.1),
+        PatchOutput("r1", "gcd", "```python\n" + program + "```", program, "", 10, 20, 0.1),
+        PatchOutput("r2", "lis", "word " * 60, None, "no function in the answer", 10, 60, 0.1),
+        PatchOutput("r3", "bitcount", "   ", None, "", 10, 0, 0.1),
     ]
     entries = code_entries(outputs)
     assert list(entries) == ["code: gcd", "code: lis", "code: bitcount"]
     assert entries["code: gcd"] == "```python\n" + program.rstrip() + "\n```"
     raw = entries["code: lis"]
-    assert raw.startswith("no program in the answer; it began:\n\n```text\n")
+    assert raw.startswith("no program (no function in the answer); the answer began:\n\n```text\n")
     assert max(len(line) for line in raw.splitlines()) <= 72
     assert entries["code: bitcount"] == "no program: the answer was empty"
     assert all(len(text) < 1000 for text in entries.values())  # shown inline by the UI
+    samples = code_entries([outputs[0], outputs[0]])  # several samples of a problem
+    assert list(samples) == ["code: gcd #0", "code: gcd #1"]
 
 
 def test_genes_knobs_and_generations_read_as_text():
