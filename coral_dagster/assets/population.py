@@ -4,6 +4,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue
 
 from coral_dagster.assets.shared import problems
 from coral_dagster.domain.planner import Step, generation_index
+from coral_dagster.orchestration.integrity import recorded_population
 from coral_dagster.orchestration.steps import step_asset
 from coral_dagster.pipeline.population import build_population
 from coral_dagster.resources import ArtifactStoreResource, ExperimentResource
@@ -15,9 +16,13 @@ def population(
     experiment: ExperimentResource,
     artifact_store: ArtifactStoreResource,
 ) -> MaterializeResult:
-    """Generation 0 from the config's seed; generation N from NSGA-II over N-1's scores."""
+    """Generation 0 from the config's seed; generation N from NSGA-II over N-1's scores.
+
+    Made again after its successor was bred (its file was lost or damaged), it must come out
+    with the genomes recorded then, or it fails and writes nothing."""
     generation = generation_index(context.partition_key)
-    built = build_population(experiment.inputs(), generation, artifact_store.store())
+    expected = recorded_population(context.instance, generation)
+    built = build_population(experiment.inputs(), generation, artifact_store.store(), expected)
     genomes = built.genomes  # duplicates: population_has_unique_genomes
     return MaterializeResult(
         metadata={
