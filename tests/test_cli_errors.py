@@ -119,3 +119,12 @@ def test_evolve_with_an_invalid_config_prints_one_line(tmp_path: Path):
         "weights must sum to 1",
     )
     assert line.startswith("Error: ")
+
+
+def test_evaluate_with_an_invalid_config_prints_one_line(tmp_path: Path):
+    config = write(tmp_path / "bad.yaml", "sandbox:\n  timeout_seconds: .inf\n")
+    program = write(tmp_path / "p.py", "def f():\n    return 1\n")
+    one_line_error(
+        coral("evaluate", "--config", str(config), "--problem", "x", "--program", str(program)),
+        f"invalid config {config}: sandbox.timeout_seconds: Input should be a finite number",
+    )
