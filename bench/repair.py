@@ -161,8 +161,10 @@ def main() -> int:
     for fmt in [f.strip() for f in args.formats.split(",") if f.strip()]:
         for localization in localizations:
             config = run_config(base, quixbugs, fmt, localization)
-            log = (lambda line: print(line, file=sys.stderr, flush=True)) if not args.json else (
-                lambda line: None
+            log = (
+                (lambda line: print(line, file=sys.stderr, flush=True))
+                if not args.json
+                else (lambda line: None)
             )
             runs.append(evolve(homes / f"{fmt}-{localization}", config, log))
     best = max(

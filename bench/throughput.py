@@ -203,8 +203,10 @@ def main() -> None:
     print(f"{len(partitions)} genomes x 4 problems, {args.model}, {args.per_run} genomes per run")
     print(f"{'mode':24} {'seconds':>8} {'loads':>6} {'tokens/s':>9}")
     for m in modes:
-        print(f"{m['mode']:24} {m['seconds']:>8.1f} {m['model_loads']:>6} "
-              f"{m['tokens_per_second']:>9.1f}")
+        print(
+            f"{m['mode']:24} {m['seconds']:>8.1f} {m['model_loads']:>6} "
+            f"{m['tokens_per_second']:>9.1f}"
+        )
     batched = by_mode["batched"]["seconds"]
     print(
         f"batched is {by_mode['process_per_genome']['seconds'] / batched:.2f}x faster than a "

@@ -17,6 +17,7 @@ from coral_dagster.assets.keys import generation_or_fail
 from coral_dagster.assets.metadata import generations_text, genes_text, knobs_text
 from coral_dagster.assets.shared import problems
 from coral_dagster.domain.planner import Step
+from coral_dagster.orchestration.integrity import recorded_population
 from coral_dagster.orchestration.steps import STEPS, step_asset
 from coral_dagster.pipeline.population import build_population, genome_generations
 from coral_dagster.resources import ArtifactStoreResource, ExperimentResource
@@ -37,10 +38,14 @@ def population(
     experiment: ExperimentResource,
     artifact_store: ArtifactStoreResource,
 ) -> MaterializeResult:
-    """Generation 0 from the config's seed; generation N from NSGA-II over N-1's scores."""
+    """Generation 0 from the config's seed; generation N from NSGA-II over N-1's scores.
+
+    Made again after its successor was bred (its file was lost or damaged), it must come out
+    with the genomes recorded then, or it fails and writes nothing."""
     generation = generation_or_fail(context.partition_key)
     store = artifact_store.store()
-    built = build_population(experiment.inputs(), generation, store)
+    expected = recorded_population(context.instance, generation)
+    built = build_population(experiment.inputs(), generation, store, expected)
     genomes = built.genomes  # duplicates: population_has_unique_genomes
     appears_in = genome_generations(store)
     carried = [g for g in genomes if len(appears_in[g.genome_key]) > 1]

@@ -95,8 +95,10 @@ def evaluate(
     if config_file is not None:
         try:
             config = load_config(config_file)
-        except ConfigError as err:
-            raise click.ClickException(str(err)) from None
+        except ConfigError as err:  # one line, like every command's user error
+            raise click.ClickException(
+                f"invalid config {err.source}: " + "; ".join(err.problems)
+            ) from None
         sandbox_config, default_dataset = config.sandbox, config.benchmark.dataset
     if backend is not None:
         sandbox_config = sandbox_config.model_copy(update={"backend": backend})

@@ -1,14 +1,19 @@
-"""``coral evolve``, ``coral status`` and ``coral backfill``: drive and inspect an evolution."""
+"""``coral evolve``, ``coral status``, ``coral backfill`` and ``coral retry-failed``: drive and
+inspect an evolution."""
 
 from __future__ import annotations
 
 import json
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from coral_dagster.domain.config import ConfigError
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
+
+    from coral_dagster.orchestration.home import Home
 
 HOME_OPTION = click.option(
     "--home",
@@ -17,6 +22,27 @@ HOME_OPTION = click.option(
     show_default=True,
     help="Experiment home: Dagster instance (DAGSTER_HOME), artifact store, caches.",
 )
+
+
+def open_home(home: Path) -> Home:
+    """The home of an existing experiment (a one-line error when it holds none)."""
+    from coral_dagster.orchestration.home import Home
+
+    coral_home = Home(home.resolve())
+    if not coral_home.config_path.exists():
+        raise click.ClickException(f"{home} holds no experiment (run `coral evolve` first)")
+    return coral_home
+
+
+def check_artifacts(coral_home: Home, instance: DagsterInstance) -> None:
+    """Refuse (one line naming the file and the repair) when a materialized partition's
+    artifact is missing or fails verification."""
+    from coral_dagster.orchestration.facts import done_steps
+    from coral_dagster.orchestration.integrity import inspect_store
+
+    line = inspect_store(instance, coral_home.store(), done_steps(instance)).summary()
+    if line is not None:
+        raise click.ClickException(line)
 
 
 def quiet_libraries() -> None:
@@ -45,21 +71,26 @@ def quiet_libraries() -> None:
     help="Experiment YAML.",
 )
 @HOME_OPTION
-def evolve(config_file: Path, home: Path) -> None:
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="First give failed steps fresh attempts, genomes recorded as failed in the latest "
+    "generation included (see `coral retry-failed`).",
+)
+def evolve(config_file: Path, home: Path, retry_failed: bool) -> None:
     """Run the evolution to the end (resumes a killed run; does no work when finished)."""
     from coral_dagster.definitions import build_defs
     from coral_dagster.orchestration.driver import EvolutionFailed, run_evolution
-    from coral_dagster.orchestration.home import HomeMismatch, prepare_home
+    from coral_dagster.orchestration.home import prepare_home
     from coral_dagster.pipeline.records import HeldoutResult
 
     quiet_libraries()
 
+    coral_home = prepare_home(config_file, home)  # a bad config or home: one line (CoralGroup)
     try:
-        coral_home = prepare_home(config_file, home)
-    except (ConfigError, HomeMismatch) as err:
-        raise click.ClickException(str(err)) from err
-    try:
-        plan = run_evolution(coral_home, build_defs(coral_home.path), echo=click.echo)
+        plan = run_evolution(
+            coral_home, build_defs(coral_home.path), echo=click.echo, retry_failed=retry_failed
+        )
     except EvolutionFailed as err:
         raise click.ClickException(f"evolution stopped: {err}") from err
     result = coral_home.store().read_record(HeldoutResult, plan.generation)
@@ -82,13 +113,12 @@ def evolve(config_file: Path, home: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def status(home: Path, as_json: bool) -> None:
     """Per generation: genomes done/failed/pending, adapter cache hits, best and mean fitness."""
-    from coral_dagster.orchestration.home import Home
     from coral_dagster.orchestration.status import experiment_status
 
-    coral_home = Home(home.resolve())
-    if not coral_home.config_path.exists():
-        raise click.ClickException(f"{home} holds no experiment (run `coral evolve` first)")
-    rows = experiment_status(coral_home.instance(), coral_home.store())
+    coral_home = open_home(home)
+    instance = coral_home.instance()
+    check_artifacts(coral_home, instance)
+    rows = experiment_status(instance, coral_home.store())
     if as_json:
         click.echo(json.dumps(rows, indent=1, sort_keys=True))
         return
@@ -111,15 +141,14 @@ def status(home: Path, as_json: bool) -> None:
 def backfill(generation: int, home: Path) -> None:
     """Launch a Dagster backfill of a generation's missing or failed partitions."""
     from coral_dagster.orchestration.backfill import BackfillError, launch_generation_backfill
-    from coral_dagster.orchestration.home import Home
     from coral_dagster.pipeline.inputs import experiment_id
 
-    coral_home = Home(home.resolve())
-    if not coral_home.config_path.exists():
-        raise click.ClickException(f"{home} holds no experiment (run `coral evolve` first)")
+    coral_home = open_home(home)
+    instance = coral_home.instance()
+    check_artifacts(coral_home, instance)
     try:
         launched = launch_generation_backfill(
-            coral_home.instance(),
+            instance,
             coral_home.store(),
             generation,
             experiment_id(coral_home.config()),
@@ -133,3 +162,22 @@ def backfill(generation: int, home: Path) -> None:
         click.echo(f"generation {generation}: nothing missing or failed")
     else:
         click.echo("the daemon in `dagster dev` runs it (open the Backfills tab)")
+
+
+@click.command("retry-failed")
+@HOME_OPTION
+def retry_failed(home: Path) -> None:
+    """Give failed steps fresh attempts on this home, genomes recorded as failed (fitness 0) in
+    the latest generation included. Recorded in the Dagster instance: the next `coral evolve`
+    or tick of evolution_sensor retries them."""
+    from coral_dagster.orchestration.retry import retry_failed_steps
+    from coral_dagster.orchestration.runs import fail_orphaned_runs
+    from coral_dagster.pipeline.inputs import experiment_id
+
+    coral_home = open_home(home)
+    instance = coral_home.instance()
+    eid = experiment_id(coral_home.config())
+    for run_id in fail_orphaned_runs(instance, eid):
+        click.echo(f"marked run {run_id} of a dead driver as failed")
+    click.echo(retry_failed_steps(instance, coral_home.store(), eid).summary())
+    click.echo("`coral evolve` (or the evolution_sensor) runs them again")

@@ -41,15 +41,29 @@ def population(config_file: str, as_json: bool) -> None:
         for problem in err.problems:
             click.echo(f"{config_file}: {problem}", err=True)
         sys.exit(1)
+    from coral_dagster.benchmark.problems import ProblemLoadError
+    from coral_dagster.benchmark.splits import SplitError
     from coral_dagster.domain.population import initial_population
     from coral_dagster.domain.records import population_keys
     from coral_dagster.pipeline.inputs import key_context
     from coral_dagster.pipeline.records import GenomeRecord
 
+    try:
+        context = key_context(config)
+    except SplitError as err:  # "invalid split:" and one indented line per culprit
+        for line in str(err).splitlines()[1:]:
+            click.echo(f"{config_file}: {line.strip()}", err=True)
+        sys.exit(1)
+    except ProblemLoadError as err:  # the message names the file
+        click.echo(f"{config_file}: benchmark.dataset: {err}", err=True)
+        sys.exit(1)
+    except FileNotFoundError as err:  # the base model: a spec or a checkpoint directory
+        click.echo(f"{config_file}: model.base_model: {err}", err=True)
+        sys.exit(1)
     records = [
         GenomeRecord(gkey, akey, genome.seed, genome.genes, knobs).to_dict()
         for genome, knobs, akey, gkey in population_keys(
-            initial_population(config), config, key_context(config)
+            initial_population(config), config, context
         )
     ]
     if as_json:

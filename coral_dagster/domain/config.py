@@ -2,6 +2,9 @@
 
 Every section forbids unknown keys, so a typo fails with the key's dotted path. ``load_config``
 turns pydantic's errors into ``ConfigError`` with one line per problem: ``<path>: <reason>``.
+Every number is finite (NaN and infinities are refused everywhere) and bounded: sizes, counts
+and seeds have an upper limit that the error names, so no setting can ask for a population of
+10**7 or a timeout no clock can hold.
 """
 
 from __future__ import annotations
@@ -10,7 +13,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from coral_dagster.domain.genome import ADAPTER_TYPES, canonical_rule
 
@@ -26,8 +37,11 @@ class ConfigError(ValueError):
         super().__init__(f"invalid config {source}:\n" + "\n".join(f"  {p}" for p in problems))
 
 
+MAX_SEED = 2**32 - 1  # every seed: numpy, torch and Python's random all take it
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Range(_Section):
@@ -46,14 +60,15 @@ class Range(_Section):
 class PopulationConfig(_Section):
     """Generation-0 population and the shape of every CA seed."""
 
-    size: int = Field(4, ge=2)
+    size: int = Field(4, ge=2, le=1000, description="genomes per generation")
     grid_size: int = Field(8, ge=3, le=64, description="CA grid side (cells)")
     density: float = Field(0.35, gt=0.0, lt=1.0, description="initial live-cell fraction")
-    min_steps: int = Field(8, ge=1)
-    max_steps: int = Field(32, ge=1)
+    min_steps: int = Field(8, ge=1, le=10_000)
+    max_steps: int = Field(32, ge=1, le=10_000)
     rules: list[str] = Field(
         default_factory=lambda: ["B3/S23", "B36/S23", "B3678/S34678", "B2/S", "B1357/S1357"],
         min_length=1,
+        max_length=256,
         description="candidate Life-like rules for random seeds",
     )
 
@@ -78,30 +93,44 @@ class GeneCandidates(_Section):
     should be neighbouring values (sorted ascending).
     """
 
-    ranks: list[int] = Field(default_factory=lambda: [4, 8, 16], min_length=1)
-    alphas: list[float] = Field(default_factory=lambda: [8.0, 16.0, 32.0], min_length=1)
-    dropouts: list[float] = Field(default_factory=lambda: [0.0, 0.05, 0.1], min_length=1)
+    ranks: list[int] = Field(default_factory=lambda: [4, 8, 16], min_length=1, max_length=64)
+    alphas: list[float] = Field(
+        default_factory=lambda: [8.0, 16.0, 32.0], min_length=1, max_length=64
+    )
+    dropouts: list[float] = Field(
+        default_factory=lambda: [0.0, 0.05, 0.1], min_length=1, max_length=64
+    )
     target_modules: list[list[str]] = Field(
         default_factory=lambda: [["q_proj", "v_proj"], ["q_proj", "k_proj", "v_proj", "o_proj"]],
         min_length=1,
+        max_length=64,
     )
     adapter_types: list[Literal["lora", "dora"]] = Field(
         default_factory=lambda: ["lora", "dora"], min_length=1
     )
-    learning_rates: list[float] = Field(default_factory=lambda: [1e-4, 3e-4, 1e-3], min_length=1)
+    learning_rates: list[float] = Field(
+        default_factory=lambda: [1e-4, 3e-4, 1e-3], min_length=1, max_length=64
+    )
 
     @field_validator("ranks")
     @classmethod
     def _ranks(cls, v: list[int]) -> list[int]:
-        if any(r < 1 for r in v):
-            raise ValueError("ranks must be >= 1")
+        if any(not 1 <= r <= 4096 for r in v):
+            raise ValueError("ranks must be in [1, 4096]")
         return v
 
-    @field_validator("alphas", "learning_rates")
+    @field_validator("alphas")
     @classmethod
-    def _positive(cls, v: list[float]) -> list[float]:
-        if any(x <= 0 for x in v):
-            raise ValueError("values must be > 0")
+    def _alphas(cls, v: list[float]) -> list[float]:
+        if any(not 0 < x <= 65536 for x in v):
+            raise ValueError("alphas must be in (0, 65536]")
+        return v
+
+    @field_validator("learning_rates")
+    @classmethod
+    def _learning_rates(cls, v: list[float]) -> list[float]:
+        if any(not 0 < x <= 1.0 for x in v):
+            raise ValueError("learning rates must be in (0, 1]")
         return v
 
     @field_validator("dropouts")
@@ -127,8 +156,20 @@ class GeneCandidates(_Section):
         return v
 
 
+# Knob -> (least low, greatest high): what decoding accepts (temperature, top_p and the
+# repetition penalty > 0, after rounding to 6 digits; top_k 0 = off) within sensible bounds.
+KNOB_LIMITS: dict[str, tuple[float, float]] = {
+    "temperature": (0.01, 10.0),
+    "top_p": (0.01, 1.0),
+    "top_k": (0, 10_000),
+    "repetition_penalty": (0.1, 10.0),
+    "max_new_tokens": (1, 32_768),
+}
+
+
 class KnobRanges(_Section):
-    """Ranges the CA features are mapped onto for the cheap knobs (decoding parameters)."""
+    """Ranges the CA features are mapped onto for the cheap knobs (decoding parameters), each
+    within ``KNOB_LIMITS``."""
 
     temperature: Range = Range(low=0.2, high=1.2)
     top_p: Range = Range(low=0.7, high=1.0)
@@ -138,6 +179,16 @@ class KnobRanges(_Section):
     sample_threshold: float = Field(
         0.15, ge=0.0, le=1.0, description="do_sample is on when the sampling drive exceeds this"
     )
+
+    @field_validator(*KNOB_LIMITS)
+    @classmethod
+    def _within_limits(cls, span: Range, info: ValidationInfo) -> Range:
+        least, greatest = KNOB_LIMITS[str(info.field_name)]
+        if span.low < least or span.high > greatest:
+            raise ValueError(
+                f"must lie within [{least:g}, {greatest:g}], got [{span.low:g}, {span.high:g}]"
+            )
+        return span
 
 
 class GateConfig(_Section):
@@ -149,18 +200,20 @@ class GateConfig(_Section):
 
 
 class EvolutionConfig(_Section):
-    generations: int = Field(2, ge=1)
-    elite_count: int = Field(1, ge=0)
-    tournament_size: int = Field(2, ge=2)
+    generations: int = Field(2, ge=1, le=1000)
+    elite_count: int = Field(1, ge=0, le=1000)
+    tournament_size: int = Field(2, ge=2, le=1000)
     crossover_rate: float = Field(0.9, ge=0.0, le=1.0)
     cell_mutation_rate: float = Field(0.05, ge=0.0, le=1.0)
     rule_mutation_rate: float = Field(0.1, ge=0.0, le=1.0)
     steps_mutation_rate: float = Field(0.2, ge=0.0, le=1.0)
     gene_mutation_rate: float = Field(0.2, ge=0.0, le=1.0)
     gate: GateConfig = GateConfig()
-    patience: int = Field(3, ge=1, description="early stop after this many generations w/o gain")
-    min_delta: float = Field(1e-3, ge=0.0)
-    max_offspring_attempts: int = Field(200, ge=1)
+    patience: int = Field(
+        3, ge=1, le=1000, description="early stop after this many generations w/o gain"
+    )
+    min_delta: float = Field(1e-3, ge=0.0, le=1.0, description="fitness gain that counts")
+    max_offspring_attempts: int = Field(200, ge=1, le=1_000_000)
 
 
 class SplitConfig(_Section):
@@ -169,7 +222,7 @@ class SplitConfig(_Section):
     train: list[str] | None = None
     validation: list[str] | None = None
     test: list[str] | None = None
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     train_fraction: float = Field(0.5, gt=0.0, lt=1.0)
     validation_fraction: float = Field(0.25, gt=0.0, lt=1.0)
 
@@ -186,8 +239,8 @@ class SplitConfig(_Section):
 class BenchmarkConfig(_Section):
     dataset: str = Field("bundled", description="'bundled' or a QuixBugs-layout directory")
     split: SplitConfig = SplitConfig()
-    max_validation_problems: int | None = Field(None, ge=1)
-    max_test_problems: int | None = Field(None, ge=1)
+    max_validation_problems: int | None = Field(None, ge=1, le=100_000)
+    max_test_problems: int | None = Field(None, ge=1, le=100_000)
     heldout_dataset: str | None = Field(
         None,
         description="a QuixBugs-layout directory whose every program is the held-out test set "
@@ -222,7 +275,7 @@ class CorpusConfig(_Section):
     """The injected-bug training corpus: mutants of the train split's correct programs."""
 
     mutants_per_program: int = Field(30, ge=0, le=1000)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
 SANDBOX_UID_POOL = 1000  # bwrap as root: candidates run as uid/gid uid_base + (0..POOL-1)
@@ -233,8 +286,6 @@ _MAX_UID = 2**32 - 2  # (uid_t)-1 = 2**32-1 means "unchanged" to setresuid: neve
 class SandboxConfig(_Section):
     """Limits of the test sandbox. Every figure is finite, positive and within what the kernel
     accepts (NaN and infinities are rejected), so no setting can switch a limit off."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     backend: Literal["bwrap", "process"] = "bwrap"
     cpu_accounting: Literal["cgroup2", "cgroup1"] = Field(
@@ -288,12 +339,12 @@ class ModelConfig(_Section):
 
 
 class TrainingConfig(_Section):
-    max_steps: int | None = Field(4, ge=1)
-    epochs: float | None = Field(None, gt=0.0)
-    batch_size: int = Field(2, ge=1)
-    gradient_accumulation: int = Field(1, ge=1)
-    max_length: int = Field(512, ge=32)
-    seed: int = Field(0, ge=0)
+    max_steps: int | None = Field(4, ge=1, le=1_000_000)
+    epochs: float | None = Field(None, gt=0.0, le=1000.0)
+    batch_size: int = Field(2, ge=1, le=4096)
+    gradient_accumulation: int = Field(1, ge=1, le=4096)
+    max_length: int = Field(512, ge=32, le=131_072)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
     @model_validator(mode="after")
     def _budget(self) -> TrainingConfig:
@@ -303,22 +354,26 @@ class TrainingConfig(_Section):
 
 
 class GenerationConfig(_Section):
-    seed: int = Field(0, ge=0)
-    batch_size: int = Field(8, ge=1)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    batch_size: int = Field(8, ge=1, le=4096)
     samples_per_problem: int = Field(
         1, ge=1, le=100, description="candidates per validation problem and genome"
     )
 
 
 class HeldoutConfig(_Section):
-    samples_per_problem: int = Field(5, ge=1, description="n samples per problem for pass@k")
-    top_genomes: int = Field(2, ge=1)
-    bootstrap_resamples: int = Field(1000, ge=100)
-    seed: int = Field(0, ge=0)
+    samples_per_problem: int = Field(
+        5, ge=1, le=1000, description="n samples per problem for pass@k"
+    )
+    top_genomes: int = Field(2, ge=1, le=100)
+    bootstrap_resamples: int = Field(1000, ge=100, le=1_000_000)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
 class RetryConfig(_Section):
-    max_attempts: int = Field(2, ge=1, description="runs per genome stage before it is failed")
+    max_attempts: int = Field(
+        2, ge=1, le=100, description="failed runs per step before its genome is failed"
+    )
 
 
 class ExecutionConfig(_Section):
@@ -328,16 +383,23 @@ class ExecutionConfig(_Section):
     genomes_per_run: int = Field(
         8, ge=1, le=256, description="genome partitions one generate or score run covers"
     )
+    max_interruptions: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="interrupted runs of one step (driver killed, pod evicted, out of disk; "
+        "never counted as failed attempts) before the evolution stops and says why",
+    )
 
 
 class Weights(_Section):
     """Objective weights for the overall fitness: non-negative, summing to 1."""
 
-    bugfix: float = Field(0.6, ge=0.0)
-    syntax: float = Field(0.1, ge=0.0)
-    style: float = Field(0.1, ge=0.0)
-    security: float = Field(0.1, ge=0.0)
-    runtime: float = Field(0.1, ge=0.0)
+    bugfix: float = Field(0.6, ge=0.0, le=1.0)
+    syntax: float = Field(0.1, ge=0.0, le=1.0)
+    style: float = Field(0.1, ge=0.0, le=1.0)
+    security: float = Field(0.1, ge=0.0, le=1.0)
+    runtime: float = Field(0.1, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _sum(self) -> Weights:
@@ -351,8 +413,8 @@ class Weights(_Section):
 
 
 class ExperimentConfig(_Section):
-    name: str = "coral"
-    seed: int = Field(0, ge=0)
+    name: str = Field("coral", min_length=1, max_length=200)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     population: PopulationConfig = PopulationConfig()
     genes: GeneCandidates = GeneCandidates()
     knobs: KnobRanges = KnobRanges()
@@ -408,9 +470,20 @@ def load_config(path: str | Path) -> ExperimentConfig:
     if not path.is_file():
         raise ConfigError(str(path), [f"<file>: no such file {path}"])
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            str(path), [f"<file>: not UTF-8 text ({err.reason} at byte {err.start})"]
+        ) from None
+    except OSError as err:
+        raise ConfigError(str(path), [f"<file>: cannot read it ({err.strerror or err})"]) from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise ConfigError(str(path), [f"<yaml>: {err}"]) from None
+        problem = " ".join(str(err).split())  # one line
+        raise ConfigError(str(path), [f"<yaml>: {problem}"]) from None
+    except RecursionError:
+        raise ConfigError(str(path), ["<yaml>: nested too deeply"]) from None
     return parse_config(data, source=str(path))
 
 

@@ -29,6 +29,12 @@ partitions that are contiguous in the partition set's order (a Dagster partition
 the model loads once per batch. A batch's attempt is the highest next attempt of its genomes;
 a genome a batch run failed on counts that failure.
 
+Only a run in which the step's own code raised is a failed attempt. A run that was interrupted
+(driver killed, pod evicted, canceled, out of disk) is not; it is planned again, but a step
+interrupted ``max_interruptions`` times without finishing stops the evolution with the last
+cause (an endless relaunch is no answer to a full disk), never recording a genome as failed.
+An artifact that cannot be recomputed (``blocked``) stops the evolution too.
+
 Run keys are ``<task>:<partition>:<attempt>`` (a batch: ``<task>:<first partition>+<n-1>:
 <hash of its partitions>:<attempt>``): Dagster drops a run request whose run key it has seen, so
 duplicate ticks or racing planners launch a step once per attempt.
@@ -92,12 +98,15 @@ class GenomeSlot:
 class StepState:
     """What the instance says about one (task, partition): in flight, how many runs failed and
     how many finished at all (a successful run counts too: a step planned again after success,
-    e.g. an adapter whose files later failed their checksum, needs a new run key)."""
+    e.g. an adapter whose files later failed their checksum, needs a new run key) and how many
+    were interrupted (not attempts)."""
 
     in_flight: bool = False
-    failures: int = 0
+    failures: int = 0  # failed attempts: runs in which the step's own code raised
     finished: int = 0
     last_error: str = ""
+    interruptions: int = 0  # runs interrupted without an error of the step's own
+    last_interruption: str = ""
 
     @property
     def next_attempt(self) -> int:
@@ -118,6 +127,8 @@ class PlannerInput:
     # step -> the keys of the step's partition set, in the set's order
     existing_partitions: Mapping[Step, tuple[str, ...]] = field(default_factory=dict)
     genomes_per_run: int = 1  # genome partitions one generate/score run covers
+    max_interruptions: int = 5  # interrupted runs of one step before the evolution stops
+    blocked: str | None = None  # an artifact that cannot be recomputed: the evolution stops
 
 
 @dataclass(frozen=True)
@@ -232,6 +243,8 @@ def plan_next(inp: PlannerInput) -> Plan:
         gen += 1
     gkey = generation_key(gen)
 
+    halted: list[str] = []  # steps interrupted too often: the evolution stops
+
     def finish(
         requests: Sequence[StepRequest],
         waiting: int,
@@ -239,6 +252,8 @@ def plan_next(inp: PlannerInput) -> Plan:
         error: str | None = None,
         progress: Mapping[str, tuple[int, int]] | None = None,
     ) -> Plan:
+        if error is None and halted:
+            requests, finished, error = (), False, halted[0]
         return Plan(
             generation=gen,
             requests=tuple(requests),
@@ -249,6 +264,16 @@ def plan_next(inp: PlannerInput) -> Plan:
             progress=progress or {},
         )
 
+    def interrupted_too_often(task: str, key: str, st: StepState) -> bool:
+        if st.interruptions < inp.max_interruptions:
+            return False
+        halted.append(
+            f"{task} {key}: interrupted {st.interruptions} times without finishing (last: "
+            f"{st.last_interruption}); fix the cause, then `coral retry-failed` (or `coral "
+            "evolve --retry-failed`)"
+        )
+        return True
+
     def try_step(
         step: Step, key: str, reason: str, records_failure: bool = False
     ) -> tuple[StepRequest | None, bool, str | None]:
@@ -256,6 +281,8 @@ def plan_next(inp: PlannerInput) -> Plan:
         st = state(task_name(step, records_failure), key)
         if st.in_flight:
             return None, True, None
+        if interrupted_too_often(task_name(step, records_failure), key, st):
+            return None, False, None
         if st.failures >= inp.max_attempts:
             return None, False, st.last_error or f"{step} {key} failed {st.failures} times"
         request = StepRequest(step, (key,), st.next_attempt, gen, reason, records_failure)
@@ -266,6 +293,9 @@ def plan_next(inp: PlannerInput) -> Plan:
         if err:
             return finish([], 0, error=f"{what}: {err}", progress=progress)
         return finish([req] if req else [], int(flying), progress=progress)
+
+    if inp.blocked:
+        return finish([], 0, error=inp.blocked)
 
     # 0. shared stages: the problem split and the converted base model
     if SHARED_PARTITION not in done(Step.SHARED):
@@ -287,8 +317,13 @@ def plan_next(inp: PlannerInput) -> Plan:
         ensure(Step.GENERATE, s.genome)
         ensure(Step.ADAPTER, s.adapter)
 
-    # 2. adapters needed by genomes that are not scored yet (deduplicated, in slot order)
-    needed = list(dict.fromkeys(s.adapter for s in slots if s.genome not in scored))
+    # 2. adapters needed by genomes that are not scored yet (deduplicated, in slot order), then
+    #    any other adapter that failed its checksum (retrained: the store holds no broken one)
+    needed = list(
+        dict.fromkeys(
+            [*(s.adapter for s in slots if s.genome not in scored), *sorted(inp.invalid_adapters)]
+        )
+    )
     for akey in needed:
         if akey in ready_adapters:
             continue
@@ -316,6 +351,8 @@ def plan_next(inp: PlannerInput) -> Plan:
             st = state(str(step), s.genome)
             if st.in_flight:
                 waiting += 1
+                continue
+            if interrupted_too_often(str(step), s.genome, st):
                 continue
             if st.failures < inp.max_attempts:
                 ready[step].append(s.genome)

@@ -5,8 +5,8 @@ step's assets selected) recorded in the instance under ``$CORAL_HOME/dagster``, 
 dev`` afterwards shows every run under its job. The ``Definitions`` come from the caller (the
 CLI), so this layer never imports the asset definitions. Re-running after the evolution finished
 does no work (every partition is materialized); re-running after a kill resumes: runs left
-``STARTED`` by a dead driver are marked failed and their steps are planned again, while
-everything materialized stays.
+``STARTED`` by a dead driver are marked failed (an interruption, not a failed attempt) and their
+steps are planned again, while everything materialized stays.
 
 Two drivers on one home cooperate: each step runs under an inter-process lock and is re-planned
 after the lock is taken, so a step another driver just finished is skipped.
@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from dagster import DagsterInstance, Definitions
+from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 
 from coral_dagster.domain.config import ExperimentConfig
 from coral_dagster.domain.planner import (
@@ -27,9 +27,10 @@ from coral_dagster.domain.planner import (
     generation_progress,
     plan_next,
 )
-from coral_dagster.orchestration.facts import read_planner_input
+from coral_dagster.orchestration.facts import read_planner_input, run_end
 from coral_dagster.orchestration.home import Home
 from coral_dagster.orchestration.partitions import partition_set_of
+from coral_dagster.orchestration.retry import retry_failed_steps
 from coral_dagster.orchestration.runs import (
     QUIET_CONSOLE,
     asset_selection,
@@ -49,6 +50,10 @@ class EvolutionFailed(RuntimeError):
     """A shared stage failed: the evolution cannot go on."""
 
 
+class EvolutionInterrupted(EvolutionFailed):
+    """A step this driver ran was interrupted (not a failed attempt): out of disk, a signal."""
+
+
 def add_partitions(home: Home, instance: DagsterInstance, plan: Plan) -> None:
     """Add the plan's dynamic partitions; serialised, since two drivers may plan the same ones
     and the instance rejects a duplicate insert."""
@@ -63,12 +68,12 @@ def add_partitions(home: Home, instance: DagsterInstance, plan: Plan) -> None:
                 instance.add_dynamic_partitions(name, new)
 
 
-def execute_step(
+def run_step_in_process(
     defs: Definitions, instance: DagsterInstance, request: StepRequest, eid: str
-) -> bool:
-    """Run one planned step in-process as a run of its job; returns whether it succeeded."""
+) -> ExecuteInProcessResult:
+    """Run one planned step in-process as a run of its job."""
     job = defs.resolve_job_def(STEPS[request.step].job)
-    result = job.execute_in_process(
+    return job.execute_in_process(
         asset_selection=asset_selection(request.step),
         partition_key=partition_of(request),
         instance=instance,
@@ -76,7 +81,13 @@ def execute_step(
         run_config={**step_run_config(request), **QUIET_CONSOLE},
         raise_on_error=False,
     )
-    return result.success
+
+
+def execute_step(
+    defs: Definitions, instance: DagsterInstance, request: StepRequest, eid: str
+) -> bool:
+    """Run one planned step in-process as a run of its job; returns whether it succeeded."""
+    return run_step_in_process(defs, instance, request, eid).success
 
 
 def describe(partitions: tuple[str, ...]) -> str:
@@ -100,14 +111,27 @@ def plan_once(home: Home, instance: DagsterInstance, config: ExperimentConfig, e
 
 
 def run_evolution(
-    home: Home, defs: Definitions, echo: Echo = print, poll_seconds: float = 2.0
+    home: Home,
+    defs: Definitions,
+    echo: Echo = print,
+    poll_seconds: float = 2.0,
+    retry_failed: bool = False,
 ) -> Plan:
-    """Drive the evolution to the end; returns the final plan (``finished``)."""
+    """Drive the evolution to the end; returns the final plan (``finished``).
+
+    ``retry_failed``: first give failed steps fresh attempts (``orchestration.retry``). A step
+    this driver runs that is interrupted rather than failed (out of disk, a signal) stops the
+    driver with ``EvolutionInterrupted``: it is not a failed attempt, and the next
+    ``coral evolve`` resumes it."""
     config = home.config()
     eid = experiment_id(config)
     instance = home.instance()
     store = home.store()
     started = time.perf_counter()
+    if retry_failed:
+        for run_id in fail_orphaned_runs(instance, eid):
+            echo(f"marked run {run_id} of a dead driver as failed; its step is planned again")
+        echo(retry_failed_steps(instance, store, eid).summary())
     while True:
         for run_id in fail_orphaned_runs(instance, eid):
             echo(f"marked run {run_id} of a dead driver as failed; its step is planned again")
@@ -132,12 +156,17 @@ def run_evolution(
                 what = f"{request.task} {describe(request.partitions)}"
                 echo(f"{label} {what} (attempt {request.attempt}) ...")
                 t0 = time.perf_counter()
-                ok = execute_step(defs, instance, request, eid)
+                result = run_step_in_process(defs, instance, request, eid)
                 seconds = time.perf_counter() - t0
+                run = None if result.success else instance.get_run_by_id(result.run_id)
+                end = None if run is None else run_end(instance, run)
+                outcome = "done" if end is None else f"FAILED ({end.reason})"
                 after = generation_progress(
                     read_planner_input(instance, store, config, eid), request.generation
                 )
-                echo(
-                    f"{label} {what} {'done' if ok else 'FAILED'} ({seconds:.1f}s)"
-                    + describe_progress(after)
-                )
+                echo(f"{label} {what} {outcome} ({seconds:.1f}s)" + describe_progress(after))
+                if end is not None and not end.counted:
+                    raise EvolutionInterrupted(
+                        f"{what}: {end.reason} (not a failed attempt; fix the cause and run "
+                        "`coral evolve` again to resume)"
+                    )

@@ -38,8 +38,25 @@ WORKSPACE_YAML = (
 )
 
 
-class HomeMismatch(ValueError):
+class HomeError(Exception):
+    """A home that cannot be used as it is; the message is one line saying why."""
+
+
+class HomeMismatch(HomeError, ValueError):
     """The home already holds a different experiment."""
+
+
+class HomeNotWritable(HomeError):
+    """The home (or its Dagster instance) is read-only."""
+
+
+def require_writable(path: Path, what: str) -> None:
+    """``HomeNotWritable`` naming ``path`` unless this process may write there."""
+    if path.exists() and not os.access(path, os.W_OK):
+        raise HomeNotWritable(
+            f"{path} is not writable: {what}; make it writable, or copy the home "
+            "(cp -a) and pass the copy as --home"
+        )
 
 
 def coral_home() -> Path:
@@ -124,6 +141,7 @@ class Home:
         """
         dh = self.dagster_home
         dh.mkdir(parents=True, exist_ok=True)
+        require_writable(dh, "Dagster's SQLite instance needs write access, even to be read")
         with _locked(dh / ".instance.lock"):
             self.prepare_dagster_home()
             os.environ["DAGSTER_HOME"] = str(dh)
@@ -141,6 +159,7 @@ def prepare_home(config_file: Path, home_dir: Path) -> Home:
     config = load_config(config_file)
     text = Path(config_file).read_text(encoding="utf-8")
     home.path.mkdir(parents=True, exist_ok=True)
+    require_writable(home.path, "the experiment home is where the evolution writes")
     with _locked(home.path / ".experiment.lock"):
         if home.config_path.exists():
             recorded = home.config()

@@ -19,6 +19,10 @@ TAG_RUN_KEY = "coral/run-key"
 TAG_DRIVER = "coral/driver"  # host:pid:start-time of the `coral evolve` process
 TAG_GENERATION = "coral/generation"
 TAG_BATCH = "coral/batch-size"  # genome partitions a batch run covers
+# Set (to RETRIED) by `coral retry-failed` on a finished run: its failure no longer counts as
+# an attempt, and a failure record it made no longer counts as the genome's scores.
+TAG_RETRIED = "coral/retried"
+RETRIED = "true"
 # Dagster's own tags for a partition-range run (one run over several partitions).
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"

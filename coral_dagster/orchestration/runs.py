@@ -38,9 +38,10 @@ from coral_dagster.orchestration.steps import STEPS
 
 REPOSITORY_LABEL = f"__repository__@{LOCATION_NAME}"
 
-# In-process runs of `coral evolve` log to the instance (the UI shows everything); the console
-# gets warnings and errors only, so the driver's progress lines stay readable.
-QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# In-process runs of `coral evolve` log to the instance (the UI shows everything, tracebacks
+# included); the console gets critical messages only, so the driver's progress lines stay
+# readable: the driver prints a failed step's error in one line itself.
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def step_tags(request: StepRequest, experiment_id: str) -> dict[str, str]:

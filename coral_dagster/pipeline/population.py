@@ -6,9 +6,12 @@ N-1's genomes and their stored scores (a missing score is an error naming the ge
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from coral_dagster.domain.evolution import next_generation
 from coral_dagster.domain.population import initial_population
 from coral_dagster.domain.records import population_keys
+from coral_dagster.pipeline import layout
 from coral_dagster.pipeline.inputs import ExperimentInputs
 from coral_dagster.pipeline.records import (
     AdapterSpec,
@@ -51,9 +54,22 @@ def genome_generations(store: ArtifactStore) -> dict[str, tuple[int, ...]]:
     return {key: tuple(gens) for key, gens in found.items()}
 
 
-def build_population(inputs: ExperimentInputs, generation: int, store: ArtifactStore) -> Population:
+class PopulationChanged(ValueError):
+    """A population rebuilt after its successor was bred from it came out different."""
+
+
+def build_population(
+    inputs: ExperimentInputs,
+    generation: int,
+    store: ArtifactStore,
+    expected: Sequence[str] | None = None,
+) -> Population:
     """Breed (or seed) ``generation``; write it, an adapter spec per adapter key and a genome
-    spec per genome key first seen here, to the store."""
+    spec per genome key first seen here, to the store.
+
+    ``expected``: the genome partition keys a successor was already bred from (a population
+    made again after its file was lost or damaged). Unless the rebuilt population has exactly
+    these genomes, ``PopulationChanged`` is raised and nothing is written."""
     config = inputs.config
     if generation == 0:
         genomes = initial_population(config)
@@ -68,6 +84,12 @@ def build_population(inputs: ExperimentInputs, generation: int, store: ArtifactS
         )
         for genome, knobs, akey, gkey in population_keys(genomes, config, inputs.key_context)
     )
+    if expected is not None and [r.partition_key for r in records] != list(expected):
+        raise PopulationChanged(
+            f"{store.path(layout.population(generation))}: rebuilding generation {generation} "
+            f"gives other genomes than the ones its successor was bred from (the inputs or the "
+            f"code changed since): restore the file from a backup or start a new home (--home)"
+        )
     for record in records:
         store.write_record(
             AdapterSpec(record.adapter_key, record.genes, inputs.key_context), record.adapter_key

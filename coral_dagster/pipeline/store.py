@@ -34,11 +34,26 @@ R = TypeVar("R")
 
 
 class ArtifactMissing(FileNotFoundError):
-    """An upstream artifact that must exist does not (no silent fallback)."""
+    """An upstream artifact that must exist does not (no silent fallback). ``path``: the file
+    (or directory) that is missing."""
+
+    def __init__(self, message: str, path: str = ""):
+        super().__init__(message)
+        self.path = path
+        self.problem = "missing"
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class ArtifactCorrupt(ValueError):
-    """An artifact exists but is unreadable or fails its checksum: rebuild it, never load it."""
+    """An artifact exists but is unreadable or fails its checksum: rebuild it, never load it.
+    ``path``: the file at fault; ``problem``: what is wrong with it; the message is both."""
+
+    def __init__(self, path: str, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
 
 
 def envelope(record: Any) -> dict[str, Any]:
@@ -58,21 +73,60 @@ def unwrap(text: str, cls: type[R], where: str) -> R:
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError) as err:
-        raise ArtifactCorrupt(f"{where}: not valid JSON ({err})") from None
+        raise ArtifactCorrupt(where, f"not valid JSON ({err})") from None
     if not isinstance(doc, dict) or set(doc) != {"kind", "sha256", "data"}:
-        raise ArtifactCorrupt(f"{where}: not a CORAL artifact (expected kind, sha256, data)")
+        raise ArtifactCorrupt(where, "not a CORAL artifact (expected kind, sha256, data)")
     if doc["kind"] != cls.kind:  # type: ignore[attr-defined]
-        raise ArtifactCorrupt(f"{where}: holds a {doc['kind']!r}, expected {cls.kind!r}")  # type: ignore[attr-defined]
+        raise ArtifactCorrupt(where, f"holds a {doc['kind']!r}, expected {cls.kind!r}")  # type: ignore[attr-defined]
     try:
         digest = content_hash(doc["data"])
-    except (TypeError, ValueError) as err:
-        raise ArtifactCorrupt(f"{where}: data is not canonical JSON ({err})") from None
+    except (TypeError, ValueError, RecursionError) as err:
+        raise ArtifactCorrupt(where, f"data is not canonical JSON ({err})") from None
     if digest != doc["sha256"]:
-        raise ArtifactCorrupt(f"{where}: checksum mismatch (the file was changed after writing)")
+        raise ArtifactCorrupt(where, "checksum mismatch (the file was changed after writing)")
     try:
         return cls.from_dict(doc["data"])  # type: ignore[attr-defined]
-    except (RecordError, TypeError, ValueError, KeyError) as err:
-        raise ArtifactCorrupt(f"{where}: {err}") from None
+    except (RecordError, TypeError, ValueError, KeyError, AttributeError) as err:
+        raise ArtifactCorrupt(where, str(err)) from None
+
+
+def read_text(path: Path | UPath) -> str:
+    """A stored file's text; ``ArtifactCorrupt`` naming it when it is not UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ArtifactCorrupt(
+            str(path), f"not UTF-8 text ({err.reason} at byte {err.start})"
+        ) from None
+
+
+def manifest_entries(text: str, where: str) -> dict[str, tuple[str, int]]:
+    """``{file name: (sha256, bytes)}`` of a ``MANIFEST.json``; ``ArtifactCorrupt`` naming
+    ``where`` unless it is exactly ``{"files": {name: {"sha256": hex, "bytes": int}}}`` with
+    plain file names."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise ArtifactCorrupt(where, f"not valid JSON ({err})") from None
+    if not isinstance(doc, dict) or set(doc) != {"files"} or not isinstance(doc["files"], dict):
+        raise ArtifactCorrupt(where, 'not a manifest (expected {"files": {...}})')
+    entries = {}
+    for name, meta in doc["files"].items():
+        plain = name and "/" not in name and "\\" not in name and name not in (".", "..")
+        if not plain or name == MANIFEST:
+            raise ArtifactCorrupt(where, f"bad file name {name!r}")
+        if (
+            not isinstance(meta, dict)
+            or set(meta) != {"sha256", "bytes"}
+            or not isinstance(meta["sha256"], str)
+            or len(meta["sha256"]) != 64
+            or isinstance(meta["bytes"], bool)
+            or not isinstance(meta["bytes"], int)
+            or meta["bytes"] < 0
+        ):
+            raise ArtifactCorrupt(where, f"bad entry for {name!r} (expected sha256 and bytes)")
+        entries[name] = (meta["sha256"], meta["bytes"])
+    return entries
 
 
 def sha256_file(path: Path | UPath, chunk: int = 1 << 20) -> str:
@@ -119,8 +173,8 @@ class ArtifactStore:
         relpath = cls.relpath(key)  # type: ignore[attr-defined]
         target = self.path(relpath)
         if not target.exists():
-            raise ArtifactMissing(f"missing {cls.kind} ({relpath}): {target}")  # type: ignore[attr-defined]
-        return unwrap(target.read_text(), cls, str(target))
+            raise ArtifactMissing(f"missing {cls.kind} ({relpath}): {target}", str(target))  # type: ignore[attr-defined]
+        return unwrap(read_text(target), cls, str(target))
 
     def has_record(self, cls: type, key: Any = None) -> bool:
         return self.path(cls.relpath(key)).exists()  # type: ignore[attr-defined]
@@ -169,26 +223,31 @@ class ArtifactStore:
         """Check every file of a published directory against its manifest.
 
         Raises ``ArtifactMissing`` when the directory or its manifest is absent (never finished)
-        and ``ArtifactCorrupt`` naming the file whose size or checksum differs.
+        and ``ArtifactCorrupt`` naming the file at fault: a manifest that is not one (truncated,
+        hand-edited), a listed file that is missing or whose size or checksum differs, or a file
+        the manifest does not list.
         """
         target = self.path(relpath)
         manifest_path = target / MANIFEST
         if not manifest_path.exists():
-            raise ArtifactMissing(f"artifact {relpath} is absent or was never completed ({target})")
-        try:
-            manifest = json.loads(manifest_path.read_text())
-            entries = manifest["files"].items()
-        except (ValueError, KeyError, TypeError, AttributeError) as err:
-            raise ArtifactCorrupt(f"artifact {relpath}: unreadable {MANIFEST} ({err!r})") from None
-        for name, meta in entries:
+            raise ArtifactMissing(
+                f"artifact {relpath} is absent or was never completed ({target})", str(target)
+            )
+        entries = manifest_entries(read_text(manifest_path), str(manifest_path))
+        for name, (digest, size) in entries.items():
             f = target / name
             if not f.exists():
-                raise ArtifactCorrupt(
-                    f"artifact {relpath}: file {name} listed in manifest is missing"
-                )
-            if f.stat().st_size != meta["bytes"] or sha256_file(f) != meta["sha256"]:
-                raise ArtifactCorrupt(f"artifact {relpath}: checksum mismatch for {name}")
-        return manifest
+                raise ArtifactCorrupt(str(f), f"listed in {MANIFEST} of {relpath} but missing")
+            if f.stat().st_size != size or sha256_file(f) != digest:
+                raise ArtifactCorrupt(str(f), f"checksum mismatch for {name} (artifact {relpath})")
+        extra = sorted(
+            f.name
+            for f in target.iterdir()
+            if f.name != MANIFEST and f.name not in entries and not f.name.startswith(".")
+        )
+        if extra:
+            raise ArtifactCorrupt(str(manifest_path), f"does not list {', '.join(extra)}")
+        return {"files": {n: {"sha256": d, "bytes": b} for n, (d, b) in entries.items()}}
 
     def is_valid_dir(self, relpath: str) -> bool:
         try:

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from platform_helpers import evolve, materialization_counts, run_step, write_config
 
 from coral_dagster.domain.partition_keys import content_key
@@ -108,9 +109,13 @@ def test_kill_and_resume_recomputes_nothing(tmp_path: Path, finished_home: Path,
     assert results(home) == results(finished_home)
 
 
+@pytest.mark.parametrize("damage", ["weights", "manifest"])
 def test_corrupted_adapter_is_detected_and_retrained(
-    tmp_path: Path, model_cache: Path, monkeypatch
+    tmp_path: Path, model_cache: Path, monkeypatch, damage: str
 ):
+    """A flipped byte in the weights, or a MANIFEST.json that is not one (entries of the wrong
+    type: once a TypeError on every resume), makes the adapter invalid: retrained, never
+    loaded."""
     config = write_config(
         tmp_path / "tiny.yaml", evolution={"generations": 1, "elite_count": 1, "tournament_size": 2}
     )
@@ -131,12 +136,14 @@ def test_corrupted_adapter_is_detected_and_retrained(
         for r in plan.requests:
             assert run_step(home, instance, r, eid)
     victim = adapter_steps[0].partition_key
-    weights = Path(
-        store.path(layout.adapter_dir(content_key(victim)), "adapter_model.safetensors").path
-    )
-    data = bytearray(weights.read_bytes())
-    data[-5] ^= 0xFF
-    weights.write_bytes(bytes(data))
+    adapter_dir = Path(store.path(layout.adapter_dir(content_key(victim))).path)
+    if damage == "weights":
+        weights = adapter_dir / "adapter_model.safetensors"
+        data = bytearray(weights.read_bytes())
+        data[-5] ^= 0xFF
+        weights.write_bytes(bytes(data))
+    else:
+        (adapter_dir / layout.MANIFEST).write_text('{"files": {"adapter_model.safetensors": 5}}')
 
     plan = plan_once(home, instance, cfg, eid)
     assert ("adapter", (victim,)) in [(r.step, r.partitions) for r in plan.requests]

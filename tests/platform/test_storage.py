@@ -100,3 +100,40 @@ def test_a_store_is_bound_to_one_experiment(tmp_path: Path):
     bind_experiment(store, "abc123", "quick")  # the same experiment again: fine
     with pytest.raises(ValueError, match=r"belongs to experiment 'quick' \(abc123\), not 'other'"):
         bind_experiment(store, "def456", "other")
+
+
+@pytest.mark.parametrize(
+    ("manifest", "problem"),
+    [
+        ('{"files": {"adapter_model.safetensors": {"sha2', "not valid JSON"),
+        ('{"files": {"adapter_model.safetensors": 5}}', "bad entry for 'adapter_model"),
+        ('{"files": {"adapter_model.safetensors": {"sha256": 1, "bytes": 2}}}', "bad entry"),
+        ('{"files": {"../../x": {"sha256": "' + "0" * 64 + '", "bytes": 1}}}', "bad file name"),
+        ('{"files": []}', "not a manifest"),
+        ("[]", "not a manifest"),
+        ('{"files": {}}', "does not list adapter_config.json, adapter_model.safetensors"),
+    ],
+)
+def test_a_manifest_that_is_not_one_is_corrupt_and_named(
+    tmp_path: Path, manifest: str, problem: str
+):
+    """Truncated, hand-edited or emptied: an ArtifactCorrupt naming MANIFEST.json, never a
+    TypeError (which once crashed every resume) and never an adapter taken as valid."""
+    store = ArtifactStore(tmp_path / "store")
+    _publish(tmp_path, store)
+    path = tmp_path / "store" / "adapters" / "k1" / "MANIFEST.json"
+    path.write_text(manifest)
+    with pytest.raises(ArtifactCorrupt, match=problem) as raised:
+        store.verify_dir("adapters/k1")
+    assert raised.value.path == str(path)
+    assert not store.is_valid_dir("adapters/k1")
+
+
+def test_a_record_that_is_not_utf8_is_corrupt_and_named(tmp_path: Path):
+    store = ArtifactStore(tmp_path / "store")
+    store.write_record(ExperimentBinding(experiment_id="abc", name="quick"))
+    path = tmp_path / "store" / "experiment.json"
+    path.write_bytes(b'{"kind": "experiment", "data": "\xe9"}')
+    with pytest.raises(ArtifactCorrupt, match="not UTF-8") as raised:
+        store.read_record(ExperimentBinding)
+    assert raised.value.path == str(path)
