@@ -168,11 +168,8 @@ def generated_code(
 
 
 def _genome_description(store, genome_key: str) -> dict[str, str]:
-    """The genome's genes and knobs as text (empty when its spec cannot be read)."""
-    try:
-        record = store.read_record(GenomeSpec, genome_key).record
-    except (ArtifactMissing, ArtifactCorrupt):
-        return {}
+    """The genome's genes and knobs as text."""
+    record = store.read_record(GenomeSpec, genome_key).record
     return {"genes": genes_text(record.genes), "knobs": knobs_text(record.knobs)}
 
 

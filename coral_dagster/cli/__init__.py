@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import errno
 import sys
 
 import click
 
-# Errors of the machine, not of CORAL: one line naming the file, never a traceback.
-ENVIRONMENT_ERRNOS = frozenset(
-    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
-)
+from coral_dagster.domain.machine_errors import is_machine_error
 
 
 def one_line(err: BaseException) -> str:
@@ -37,7 +33,7 @@ def user_error(err: Exception) -> str | None:
     ]
     if isinstance(err, tuple(known)):
         return one_line(err)
-    if isinstance(err, OSError) and err.errno in ENVIRONMENT_ERRNOS:
+    if is_machine_error(err):
         where = f"{err.filename}: " if err.filename else ""
         return f"{where}{err.strerror or one_line(err)}"
     return None

@@ -18,7 +18,6 @@ interruption.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from dagster import (
 )
 
 from coral_dagster.domain.config import ExperimentConfig
+from coral_dagster.domain.machine_errors import MACHINE_ERROR_TEXT
 from coral_dagster.domain.planner import (
     SHARED_PARTITION,
     GenomeSlot,
@@ -65,10 +65,6 @@ from coral_dagster.pipeline.store import ArtifactStore
 
 DAGSTER_PARTITION_TAG = "dagster/partition"  # Dagster's own tag on UI and backfill runs
 STEPS_BY_ASSET = {asset: spec for spec in STEPS.values() for asset in spec.assets}
-# Step failures that are the machine's, not the step's: no space left / disk quota exceeded.
-ENVIRONMENT_ERRORS = re.compile(
-    r"\[Errno (28|122)\]|No space left on device|Disk quota exceeded|database or disk is full"
-)
 
 
 def materialized_partitions(instance: DagsterInstance, asset: str) -> frozenset[str]:
@@ -164,14 +160,14 @@ def run_end(instance: DagsterInstance, run: DagsterRun) -> RunEnd | None:
             continue
         data = event.step_failure_data
         messages = _messages(data.error) if data.error is not None else []
-        environment = any(ENVIRONMENT_ERRORS.search(m) for m in messages)
+        environment = any(MACHINE_ERROR_TEXT.search(m) for m in messages)
         if _raised_by_step(data) and not environment:
             if data.user_failure_data is not None:  # a Failure: its description
                 message = data.user_failure_data.description or data.error.message
             else:  # a user-code error: the exception the step's code raised
                 message = (data.error.cause or data.error).message
             return RunEnd(True, f"run {run.run_id} failed: {_first_line(message)}")
-        culprit = next((m for m in messages if ENVIRONMENT_ERRORS.search(m)), None)
+        culprit = next((m for m in messages if MACHINE_ERROR_TEXT.search(m)), None)
         if culprit is None and getattr(data.error_source, "name", "") == "INTERRUPT":
             culprit = "the step was interrupted (a signal, or the run was terminated)"
         interruption = _first_line(culprit or (messages[0] if messages else "step failure"))
@@ -195,8 +191,10 @@ def step_states(
 
     ``order``: the genome partitions in order (to expand batch runs' ranges); ``done``: the
     partitions each step has done, which a failed batch run of that step does not count
-    against (they were materialized by it). Runs tagged ``coral/retried`` count only towards
-    ``finished`` (so that the next attempt gets a fresh run key)."""
+    against (they were materialized by it). Runs tagged ``coral/retried``, and failed runs older
+    than a successful run of the same (task, partition) (a step made again later, such as a
+    retrained damaged adapter, starts its count afresh), count only towards ``finished`` (so
+    that the next attempt gets a fresh run key)."""
     failures: dict[tuple[str, str], int] = defaultdict(int)
     interruptions: dict[tuple[str, str], int] = defaultdict(int)
     finished: dict[tuple[str, str], int] = defaultdict(int)
@@ -204,6 +202,7 @@ def step_states(
     last_error: dict[tuple[str, str], str] = {}
     last_interruption: dict[tuple[str, str], str] = {}
     steps = {str(s) for s in Step}
+    succeeded: set[tuple[str, str]] = set()  # a later run of the key succeeded
     records = instance.get_run_records(filters=RunsFilter(tags={TAG_EXPERIMENT: experiment_id}))
     for record in records:  # newest first
         run = record.dagster_run
@@ -212,6 +211,8 @@ def step_states(
         if run.status in IN_FLIGHT:
             in_flight.update((task, p) for p in partitions)
             continue
+        if run.status is DagsterRunStatus.SUCCESS:
+            succeeded.update((task, p) for p in partitions)
         retried = run.tags.get(TAG_RETRIED) == RETRIED
         end = run_end(instance, run) if run.status in FAILED and not retried else None
         step = run.tags.get(TAG_STEP, "")
@@ -219,7 +220,7 @@ def step_states(
         for partition in partitions:
             key = (task, partition)
             finished[key] += 1
-            if end is None or (len(partitions) > 1 and partition in step_done):
+            if end is None or key in succeeded or (len(partitions) > 1 and partition in step_done):
                 continue
             if end.counted:
                 failures[key] += 1
@@ -347,7 +348,7 @@ def read_planner_input(
     ]
     complete = [g for i, g in enumerate(complete) if g == i]  # a contiguous prefix only
     history = (
-        best_fitness_history(genome_table(store, upto=complete[-1]))
+        best_fitness_history(genome_table(store, upto=complete[-1], with_training=False))
         if complete and blocked is None
         else []
     )

@@ -15,6 +15,8 @@ still reads and returns one ``Damage`` per broken partition:
   with a one-line error naming the file;
 - **generated code** of a genome not scored yet is generated again (a scored genome's patches
   are read by nothing);
+- a **genome spec** of a genome not scored yet, or an **adapter spec** of an adapter not trained
+  yet, is written again by building the population that first holds it again;
 - an **adapter** whose ``training.json`` fails is trained again (the planner's invalid
   adapters; the weights are verified against the manifest wherever they are loaded);
 - a **held-out evaluation**, a **report** directory and the **training corpus** (the shared
@@ -26,7 +28,7 @@ status``, ``coral report`` and ``coral backfill`` refuse with the first damage's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
@@ -40,8 +42,10 @@ from coral_dagster.domain.planner import (
 )
 from coral_dagster.pipeline import layout
 from coral_dagster.pipeline.records import (
+    AdapterSpec,
     AdapterTraining,
     GeneratedCode,
+    GenomeSpec,
     HeldoutResult,
     Population,
     Scores,
@@ -99,22 +103,37 @@ def _problem(err: ArtifactMissing | ArtifactCorrupt) -> tuple[str, str]:
     return err.path, err.problem
 
 
+# The planner verifies every artifact the evolution still reads on every plan (per step, per
+# sensor tick): hashing them all each time grows with the experiment's history. A local file (or
+# directory) that verified in this process and whose inode, size and times have not changed since
+# is not hashed again; remote stores are verified every time.
+_VERIFIED: dict[str, tuple] = {}  # artifact path -> the store's signature when it verified
+
+
+def _verify(store: ArtifactStore, relpath: str, verify: Callable[[], object]):
+    """(path, problem) when ``verify()`` finds the artifact at ``relpath`` missing or damaged."""
+    where = str(store.path(relpath))
+    signature = store.signature(relpath)
+    if signature is not None and _VERIFIED.get(where) == signature:
+        return None
+    try:
+        verify()
+    except (ArtifactMissing, ArtifactCorrupt) as err:
+        _VERIFIED.pop(where, None)
+        return _problem(err)
+    if signature is not None and store.signature(relpath) == signature:
+        _VERIFIED[where] = signature
+    return None
+
+
 def check_record(store: ArtifactStore, cls: type, key: object) -> tuple[str, str] | None:
     """(path, problem) when the stored record is missing or fails verification, else None."""
-    try:
-        store.read_record(cls, key)
-    except (ArtifactMissing, ArtifactCorrupt) as err:
-        return _problem(err)
-    return None
+    return _verify(store, cls.relpath(key), lambda: store.read_record(cls, key))  # type: ignore[attr-defined]
 
 
 def check_dir(store: ArtifactStore, relpath: str) -> tuple[str, str] | None:
     """(path, problem) when a published directory is missing or fails its manifest."""
-    try:
-        store.verify_dir(relpath)
-    except (ArtifactMissing, ArtifactCorrupt) as err:
-        return _problem(err)
-    return None
+    return _verify(store, relpath, lambda: store.verify_dir(relpath))
 
 
 def corpus_fingerprint_of(instance: DagsterInstance) -> str | None:
@@ -164,7 +183,23 @@ def inspect_store(
         if problem is not None:
             damage.append(Damage(Step.GENERATE, partition, *problem))
 
+    # The specs the steps still to run read: the population that first holds a genome (or
+    # adapter) writes its spec again (``build_population``).
     trained = done.get(Step.ADAPTER, frozenset())
+    first_holder: dict[tuple[type, str], str] = {}
+    for generation, population in sorted(populations.items(), reverse=True):
+        for g in population.genomes:
+            if g.partition_key in unscored:
+                first_holder[(GenomeSpec, g.genome_key)] = generation_key(generation)
+            if g.adapter_partition_key not in trained:
+                first_holder[(AdapterSpec, g.adapter_key)] = generation_key(generation)
+    respecified: set[str] = set()
+    for (cls, key), gkey in sorted(first_holder.items(), key=lambda item: item[1]):
+        problem = None if gkey in respecified else check_record(store, cls, key)
+        if problem is not None:
+            damage.append(Damage(Step.POPULATION, gkey, *problem))
+            respecified.add(gkey)
+
     adapters = {g.adapter_partition_key for p in populations.values() for g in p.genomes}
     for partition in sorted(adapters & trained):
         problem = check_record(store, AdapterTraining, content_key(partition))

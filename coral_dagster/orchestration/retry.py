@@ -60,17 +60,10 @@ class RetrySummary:
 def retry_failed_steps(
     instance: DagsterInstance, store: ArtifactStore, experiment_id: str
 ) -> RetrySummary:
-    """Tag the experiment's failed runs and reopenable failure records ``coral/retried``."""
-    tag = {TAG_RETRIED: RETRIED}
-    runs = []
-    for record in instance.get_run_records(
-        filters=RunsFilter(tags={TAG_EXPERIMENT: experiment_id}, statuses=list(FAILED))
-    ):
-        run = record.dagster_run
-        if run.tags.get(TAG_RETRIED) != RETRIED:
-            instance.add_run_tags(run.run_id, tag)
-            runs.append(run.run_id)
+    """Tag the experiment's failed runs and reopenable failure records ``coral/retried``.
 
+    Everything is read (populations verified) before the first tag is written, so a damaged
+    artifact stops the retry with its error and nothing half-done."""
     built = sorted(done_steps(instance)[Step.POPULATION])
     latest = generation_index(built[-1]) if built else None
     latest_genomes: set[str] = set()
@@ -80,7 +73,15 @@ def retry_failed_steps(
         genomes = {g.partition_key for g in store.read_record(Population, generation).genomes}
         (latest_genomes if generation == latest else earlier_genomes).update(genomes)
 
-    reopened, kept = [], []
+    runs = [
+        record.dagster_run.run_id
+        for record in instance.get_run_records(
+            filters=RunsFilter(tags={TAG_EXPERIMENT: experiment_id}, statuses=list(FAILED))
+        )
+        if record.dagster_run.tags.get(TAG_RETRIED) != RETRIED
+    ]
+    reopened: list[tuple[str, str]] = []  # (failure-record run, genome partition)
+    kept: list[str] = []
     for record in instance.get_run_records(
         filters=RunsFilter(
             tags={
@@ -95,8 +96,11 @@ def retry_failed_steps(
         if run.tags.get(TAG_RETRIED) == RETRIED or not partition:
             continue
         if partition in latest_genomes and partition not in earlier_genomes:
-            instance.add_run_tags(run.run_id, tag)
-            reopened.append(partition)
+            reopened.append((run.run_id, partition))
         else:
             kept.append(partition)
-    return RetrySummary(runs=tuple(runs), reopened=tuple(reopened), kept=tuple(kept))
+
+    tag = {TAG_RETRIED: RETRIED}
+    for run_id in [*runs, *(run_id for run_id, _ in reopened)]:
+        instance.add_run_tags(run_id, tag)
+    return RetrySummary(runs=tuple(runs), reopened=tuple(p for _, p in reopened), kept=tuple(kept))

@@ -21,7 +21,7 @@ from coral_dagster.pipeline.records import (
     Population,
     Scores,
 )
-from coral_dagster.pipeline.store import ArtifactStore
+from coral_dagster.pipeline.store import ArtifactCorrupt, ArtifactMissing, ArtifactStore
 
 
 def bind_experiment(store: ArtifactStore, experiment_id: str, name: str) -> None:
@@ -54,6 +54,15 @@ def genome_generations(store: ArtifactStore) -> dict[str, tuple[int, ...]]:
     return {key: tuple(gens) for key, gens in found.items()}
 
 
+def _intact(store: ArtifactStore, cls: type, key: str) -> bool:
+    """Whether ``cls``'s record for ``key`` is stored and passes verification."""
+    try:
+        store.read_record(cls, key)
+    except (ArtifactMissing, ArtifactCorrupt):
+        return False
+    return True
+
+
 class PopulationChanged(ValueError):
     """A population rebuilt after its successor was bred from it came out different."""
 
@@ -65,7 +74,7 @@ def build_population(
     expected: Sequence[str] | None = None,
 ) -> Population:
     """Breed (or seed) ``generation``; write it, an adapter spec per adapter key and a genome
-    spec per genome key first seen here, to the store.
+    spec per genome key first seen here (or whose stored spec is damaged), to the store.
 
     ``expected``: the genome partition keys a successor was already bred from (a population
     made again after its file was lost or damaged). Unless the rebuilt population has exactly
@@ -94,7 +103,7 @@ def build_population(
         store.write_record(
             AdapterSpec(record.adapter_key, record.genes, inputs.key_context), record.adapter_key
         )
-        if not store.has_record(GenomeSpec, record.genome_key):
+        if not _intact(store, GenomeSpec, record.genome_key):  # first seen here, or damaged
             store.write_record(GenomeSpec(record, generation), record.genome_key)
     population = Population(generation=generation, genomes=records)
     store.write_record(population, generation)

@@ -79,8 +79,14 @@ def stored_generations(store: ArtifactStore) -> int:
     return count
 
 
-def genome_table(store: ArtifactStore, upto: int | None = None) -> pd.DataFrame:
-    """The statistics table of generations 0..``upto`` (default: every stored population)."""
+def genome_table(
+    store: ArtifactStore, upto: int | None = None, with_training: bool = True
+) -> pd.DataFrame:
+    """The statistics table of generations 0..``upto`` (default: every stored population).
+
+    ``with_training=False`` leaves ``training_seconds`` NaN without reading the adapters'
+    training records (the planner's fitness history must not depend on them: a damaged one is
+    retrained, not a reason to stop planning)."""
     last = stored_generations(store) - 1 if upto is None else upto
     rows: list[dict] = []
     seen_adapters: set[str] = set()
@@ -91,7 +97,7 @@ def genome_table(store: ArtifactStore, upto: int | None = None) -> pd.DataFrame:
         first = len(rows)
         for slot, genome in enumerate(population.genomes):
             key = genome.adapter_key
-            if key not in training and store.has_record(AdapterTraining, key):
+            if with_training and key not in training and store.has_record(AdapterTraining, key):
                 training[key] = store.read_record(AdapterTraining, key).seconds
             scores = (
                 store.read_record(Scores, genome.genome_key)

@@ -137,6 +137,10 @@ def sha256_file(path: Path | UPath, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
 class ArtifactStore:
     """Content-addressed artifacts under ``root`` (a local path or any fsspec URL)."""
 
@@ -190,10 +194,24 @@ class ArtifactStore:
             fh.write(json.dumps(normalize(obj), sort_keys=True) + "\n")
 
     def read_lines(self, relpath: str) -> list[Any]:
+        """The JSON lines of an audit log ([] when there is none); a line that is not JSON (a
+        write cut short by a kill or a full disk) is ``ArtifactCorrupt`` naming the line."""
         target = self.path(relpath)
         if not target.exists():
             return []
-        return [json.loads(line) for line in target.read_text().splitlines() if line.strip()]
+        rows = []
+        for number, line in enumerate(read_text(target).splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise ArtifactCorrupt(
+                    str(target),
+                    f"line {number} is not JSON ({err.msg}; a write cut short?): delete that "
+                    "line, the log is an audit trail that nothing is computed from",
+                ) from None
+        return rows
 
     # ---- directories with a manifest ---------------------------------------------------------
     def publish_dir(self, local_dir: Path, relpath: str) -> dict[str, Any]:
@@ -248,6 +266,23 @@ class ArtifactStore:
         if extra:
             raise ArtifactCorrupt(str(manifest_path), f"does not list {', '.join(extra)}")
         return {"files": {n: {"sha256": d, "bytes": b} for n, (d, b) in entries.items()}}
+
+    def signature(self, relpath: str) -> tuple | None:
+        """What changes whenever a local file's content (or a directory's files') can have
+        changed: (inode, bytes, mtime_ns, ctime_ns) of the file, or of each file of the
+        directory by name. None for a remote store or a missing path."""
+        if not self.is_local:
+            return None
+        target = Path(self.path(relpath).path)
+        try:
+            if target.is_dir():
+                return tuple(
+                    (entry.name, *_identity(entry.stat()))
+                    for entry in sorted(os.scandir(target), key=lambda e: e.name)
+                )
+            return _identity(target.stat())
+        except FileNotFoundError:
+            return None
 
     def is_valid_dir(self, relpath: str) -> bool:
         try:

@@ -209,3 +209,40 @@ def test_truncated_heldout_bad_report_manifest_and_corpus_manifest_are_made_agai
         ("evolution_report", "g0001"),  # made after the held-out evaluation it shows
     }
     assert coral(model_cache, "report", "--home", str(home)).returncode == 0
+
+
+def test_truncated_adapter_training_record_is_retrained(home: Path, model_cache: Path):
+    """The planner's fitness history does not read adapters' training records: a damaged one
+    is retrained, not a traceback on every resume."""
+    adapter_key = genomes(home, 0)[0].adapter_key
+    path = path_of(home, layout.adapter_training(adapter_key))
+    truncate(path)
+
+    inspection_commands_refuse(model_cache, home, str(path), "coral evolve")
+    resumed = evolve(model_cache, home)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    Home(home).store().verify_dir(layout.adapter_dir(adapter_key))
+    assert coral(model_cache, "status", "--home", str(home)).returncode == 0
+
+
+def test_damaged_genome_spec_of_a_genome_to_score_is_written_again(home: Path, model_cache: Path):
+    """A genome still to be scored (its scores are damaged) whose spec is damaged too: building
+    its population again rewrites the spec, instead of recording the genome as failed."""
+    victim = latest_only(home)[0]
+    truncate(path_of(home, layout.scores(victim.genome_key)))
+    spec_path = path_of(home, layout.genome_spec(victim.genome_key))
+    original = truncate(spec_path)
+
+    resumed = evolve(model_cache, home)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert spec_path.read_bytes() == original
+    scores = Home(home).store().read_record(Scores, victim.genome_key)
+    assert not scores.failed
+
+
+def test_a_torn_training_log_line_is_one_line_naming_the_file(home: Path, model_cache: Path):
+    log = path_of(home, layout.TRAINING_LOG)
+    with log.open("a") as fh:
+        fh.write('{"adapter_key": "ab')  # a write cut short
+    lines = log.read_text().count("\n")
+    one_line_error(coral(model_cache, "status", "--home", str(home)), str(log), f"line {lines + 1}")
