@@ -8,6 +8,7 @@ or fills a real (tmpfs) disk.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -28,7 +29,7 @@ from coral_dagster.orchestration.facts import done_steps, existing_partitions, s
 from coral_dagster.orchestration.home import Home, prepare_home
 from coral_dagster.pipeline import layout
 from coral_dagster.pipeline.inputs import experiment_id
-from coral_dagster.pipeline.records import Population, Scores
+from coral_dagster.pipeline.records import GenomeSpec, Population, Scores
 from coral_dagster.resources import build_resources
 from coral_dagster.sensors import evolution_sensor
 
@@ -170,7 +171,7 @@ def test_ctrl_c_twice_during_adapter_training_is_no_failed_attempt(
         log = tmp_path / f"driver{attempt}.log"
         proc = start_evolve(config, home, log, model_cache)
         try:
-            found = wait_for(log, rf"\| adapter (\S+) \(attempt {attempt}\) \.\.\.", proc)
+            found = wait_for(log, rf"\] adapter (\S+) \(attempt {attempt}\) \.\.\.", proc)
             adapter = adapter or found.group(1)
             assert found.group(1) == adapter  # the same adapter step again
             interrupt_until_it_stops(proc, log, f"adapter {re.escape(adapter)} FAILED")
@@ -225,7 +226,8 @@ def test_failing_shared_stage_stops_until_evolve_retry_failed(tmp_path: Path, mo
 def test_failing_genome_is_recorded_failed_then_retry_failed_reopens_it(
     tmp_path: Path, model_cache: Path, monkeypatch
 ):
-    """A genome whose generate step raises (its genome spec is unreadable) is retried
+    """A genome whose generate step raises (its genome spec, intact as a file, names an adapter
+    that does not exist) is retried
     max_attempts times, then recorded as failed with fitness 0 and the evolution finishes.
     `coral retry-failed` records the retry in the instance; the sensor's next tick plans the
     genome again and `coral evolve` generates and scores it, then remakes the held-out
@@ -240,14 +242,15 @@ def test_failing_genome_is_recorded_failed_then_retry_failed_reopens_it(
     victim = h.store().read_record(Population, 0).genomes[1]
     spec = Path(h.store().path(layout.genome_spec(victim.genome_key)).path)
     original = spec.read_bytes()
-    spec.write_bytes(original[: len(original) // 2])  # a truncated spec: generate raises
+    wrong = dataclasses.replace(victim, adapter_key="f" * 64)  # a valid record: not damage
+    h.store().write_record(GenomeSpec(wrong, 0), victim.genome_key)
 
     args = ("evolve", "--config", str(config), "--home", str(h.path))
     first = coral(model_cache, *args)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     scores = h.store().read_record(Scores, victim.genome_key)
     assert scores.failed and scores.fitness == 0.0
-    assert layout.genome_spec(victim.genome_key) in scores.reason
+    assert "adapter ffffffffffff" in scores.reason and layout.adapter_dir("f" * 64) in scores.reason
     assert states(h.path)[("generate", victim.partition_key)].failures == 2
     assert failed_genomes(h.path) == [victim.genome_key]
 
