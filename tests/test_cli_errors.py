@@ -94,7 +94,7 @@ def test_a_population_of_ten_million_is_refused_by_every_command(tmp_path: Path)
 @pytest.mark.parametrize(
     ("section", "culprit"),
     [
-        ("benchmark:\n  dataset: /nonexistent/dataset\n", "benchmark.dataset: dataset /nonexist"),
+        ("benchmark:\n  dataset: /nonexistent/dataset\n", "benchmark: dataset /nonexist"),
         ("benchmark:\n  split: {train: [a], validation: [b], test: [c]}\n", "split.train: unknown"),
         ("model:\n  base_model: /nonexistent/model\n", "model.base_model: base model"),
     ],
@@ -128,3 +128,13 @@ def test_evaluate_with_an_invalid_config_prints_one_line(tmp_path: Path):
         coral("evaluate", "--config", str(config), "--problem", "x", "--program", str(program)),
         f"invalid config {config}: sandbox.timeout_seconds: Input should be a finite number",
     )
+
+
+def test_population_with_a_heldout_set_that_overlaps_training_names_it(tmp_path: Path):
+    from coral_dagster.benchmark.problems import BUNDLED_DATASET
+
+    config = write(tmp_path / "overlap.yaml", f"benchmark:\n  heldout_dataset: {BUNDLED_DATASET}\n")
+    result = coral("population", "--config", str(config))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"{config}: benchmark: held-out dataset {BUNDLED_DATASET} shares")

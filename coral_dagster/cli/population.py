@@ -54,8 +54,8 @@ def population(config_file: str, as_json: bool) -> None:
         for line in str(err).splitlines()[1:]:
             click.echo(f"{config_file}: {line.strip()}", err=True)
         sys.exit(1)
-    except ProblemLoadError as err:  # the message names the file
-        click.echo(f"{config_file}: benchmark.dataset: {err}", err=True)
+    except ProblemLoadError as err:  # the message names the dataset or file
+        click.echo(f"{config_file}: benchmark: {err}", err=True)
         sys.exit(1)
     except FileNotFoundError as err:  # the base model: a spec or a checkpoint directory
         click.echo(f"{config_file}: model.base_model: {err}", err=True)

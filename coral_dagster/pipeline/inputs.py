@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from coral_dagster.benchmark.problems import ProblemSet, load_problem_set
+from coral_dagster.benchmark.problems import ProblemLoadError, ProblemSet, load_problem_set
 from coral_dagster.benchmark.splits import Split, split_problems
 from coral_dagster.domain.config import ExperimentConfig
 from coral_dagster.domain.hashing import content_hash
@@ -124,7 +124,7 @@ def check_heldout_disjoint(problem_set: ProblemSet, split: Split, heldout: Probl
         if p.correct_source in contents or p.buggy_source in contents
     )
     if same_name or same_code:
-        raise ValueError(
+        raise ProblemLoadError(
             f"held-out dataset {heldout.root} shares programs with the train/validation split "
             f"of {problem_set.root}: {sorted(set(same_name) | set(same_code))}"
         )
