@@ -40,6 +40,7 @@ from coral_dagster.domain.planner import (
     generation_index,
     generation_key,
 )
+from coral_dagster.orchestration.steps import STEPS, TRAINING_CORPUS
 from coral_dagster.pipeline import layout
 from coral_dagster.pipeline.records import (
     AdapterSpec,
@@ -138,7 +139,7 @@ def check_dir(store: ArtifactStore, relpath: str) -> tuple[str, str] | None:
 
 def corpus_fingerprint_of(instance: DagsterInstance) -> str | None:
     """The fingerprint the latest ``training_corpus`` materialization recorded (None: none)."""
-    event = instance.get_latest_materialization_event(AssetKey("training_corpus"))
+    event = instance.get_latest_materialization_event(AssetKey(TRAINING_CORPUS))
     if event is None or event.asset_materialization is None:
         return None
     value = event.asset_materialization.metadata.get("fingerprint")
@@ -233,11 +234,12 @@ def recorded_population(instance: DagsterInstance, generation: int) -> tuple[str
     population that bred its successor is made again only when the result is provably the
     same."""
     successor = generation_key(generation + 1)
-    if successor not in instance.get_materialized_partitions(AssetKey("population")):
+    (asset,) = STEPS[Step.POPULATION].assets
+    if successor not in instance.get_materialized_partitions(AssetKey(asset)):
         return None
     records = instance.fetch_materializations(
         AssetRecordsFilter(
-            asset_key=AssetKey("population"), asset_partitions=[generation_key(generation)]
+            asset_key=AssetKey(asset), asset_partitions=[generation_key(generation)]
         ),
         limit=1,
     ).records

@@ -47,12 +47,15 @@ class StepSpec:
     compute: ComputeKind
 
 
+# The shared asset whose materialization records the corpus fingerprint (``integrity`` reads it).
+TRAINING_CORPUS = "training_corpus"
+
 STEPS: dict[Step, StepSpec] = {
     spec.step: spec
     for spec in (
         StepSpec(
             Step.SHARED,
-            ("problems", "training_corpus", "base_model"),
+            ("problems", TRAINING_CORPUS, "base_model"),
             None,
             "coral_shared",
             "setup",

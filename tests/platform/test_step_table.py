@@ -58,3 +58,22 @@ def test_heldout_has_its_own_partition_set_mapped_to_the_same_generation():
     graph = defs.resolve_asset_graph()
     mapping = graph.get_partition_mapping(AssetKey("heldout_evaluation"), AssetKey("population"))
     assert isinstance(mapping, IdentityPartitionMapping)
+
+
+def test_no_module_names_an_asset_key_by_a_literal():
+    """Code that reads an asset's materializations takes its name from the step table (or the
+    asset definition), never from a string literal that a rename would leave behind."""
+    import re
+    from pathlib import Path
+
+    import coral_dagster
+
+    root = Path(coral_dagster.__file__).parent
+    literal = re.compile(r"AssetKey\(\s*[\"']")
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for path in sorted(root.rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if literal.search(line)
+    ]
+    assert offenders == []
