@@ -167,6 +167,30 @@ def _stages_section(report: ExperimentReport) -> list[str]:
     return [*lines, _table(("stage", "seconds", "share"), rows), ""]
 
 
+PATCH_FORMATS = {
+    "function": "the model rewrites the whole buggy function",
+    "line": "the model answers with only the replacement of the marked line(s)",
+    "edit": "the model ranks every single mechanical edit of the marked line(s) and the genome's "
+    "knobs draw from that ranking",
+}
+LOCALIZATIONS = {
+    "oracle": "Oracle fault localisation: the line(s) to change are given, computed by diffing "
+    'the buggy and the correct program (the "perfect fault localisation" setting of APR '
+    "papers); a tool that must find the line itself would score lower.",
+    "none": "No fault localisation: the model must also name the line to change.",
+}
+
+
+def patch_setting(config: Mapping[str, Any]) -> str:
+    """One sentence on how patches were made (``patch.format``, ``patch.localization``)."""
+    patch = config.get("patch", {})
+    fmt = patch.get("format", "function")
+    sentence = f"Patches (`{fmt}`): {PATCH_FORMATS[fmt]}."
+    if fmt != "function":
+        sentence += " " + LOCALIZATIONS[patch.get("localization", "oracle")]
+    return sentence
+
+
 def _heldout_section(report: ExperimentReport, images: Mapping[str, str]) -> list[str]:
     lines = ["## Held-out evaluation", ""]
     heldout = report.heldout
@@ -199,6 +223,8 @@ def _heldout_section(report: ExperimentReport, images: Mapping[str, str]) -> lis
         for s in heldout.summaries
     ]
     lines += [
+        patch_setting(report.config),
+        "",
         "Mean pass rate: mean over problems of the mean fraction of tests a sample passes. "
         "Fully fixed: problems whose best sample passes all tests. pass@k: unbiased estimator "
         "(Chen et al. 2021). CIs: percentile bootstrap over problems.",

@@ -106,3 +106,22 @@ def test_table_cells_escape_pipes(full_report: ExperimentReport) -> None:
     row = next(line for line in md.splitlines() if line.startswith(f"| `{entry.genome_key[:12]}`"))
     assert row.endswith("| stop=a\\|b |")
     assert row.replace("\\|", "").count("|") == 11  # 10 columns
+
+
+def test_heldout_section_says_how_patches_were_made(full_report: ExperimentReport) -> None:
+    import dataclasses
+
+    edit_oracle = {**full_report.config, "patch": {"format": "edit", "localization": "oracle"}}
+    text = render_markdown(dataclasses.replace(full_report, config=edit_oracle))
+    heldout = text[text.index("## Held-out evaluation") :]
+    assert "Patches (`edit`): the model ranks every single mechanical edit" in heldout
+    assert "Oracle fault localisation" in heldout and "perfect fault localisation" in heldout
+
+    line_none = {**full_report.config, "patch": {"format": "line", "localization": "none"}}
+    text = render_markdown(dataclasses.replace(full_report, config=line_none))
+    assert "No fault localisation: the model must also name the line" in text
+
+    function = {**full_report.config, "patch": {"format": "function", "localization": "oracle"}}
+    text = render_markdown(dataclasses.replace(full_report, config=function))
+    assert "Patches (`function`): the model rewrites the whole buggy function." in text
+    assert "fault localisation" not in text
