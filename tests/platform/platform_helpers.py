@@ -1,7 +1,11 @@
-"""Helpers shared by the platform tests (a tiny-random experiment config, instance counts)."""
+"""Helpers shared by the platform tests (a tiny-random experiment config, instance counts, the
+`coral` command line in a subprocess)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -77,3 +81,36 @@ def materialization_counts(instance: DagsterInstance) -> Counter:
         for r in instance.fetch_materializations(AssetKey(name), limit=10_000).records:
             counts[(name, r.partition_key)] += 1
     return counts
+
+
+def coral_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "coral_dagster.cli", *args]
+
+
+def coral_env(model_cache: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "CORAL_CACHE_DIR": str(model_cache), "PYTHONUNBUFFERED": "1", **extra}
+
+
+def coral(
+    model_cache: Path, *args: str, timeout: float = 900, **extra: str
+) -> subprocess.CompletedProcess:
+    """``coral *args`` in a subprocess with the test session's model cache."""
+    return subprocess.run(
+        coral_cmd(*args),
+        env=coral_env(model_cache, **extra),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess, *needles: str) -> str:
+    """The one stderr line of a command that failed with exit status 1 (no traceback); it
+    contains every needle."""
+    assert result.returncode == 1, (result.returncode, result.stdout[-2000:], result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from dagster import AssetKey
-from platform_helpers import materialization_counts, run_step
+from platform_helpers import coral, materialization_counts, one_line_error, run_step
 
 from coral_dagster.domain.config import OBJECTIVES
 from coral_dagster.domain.planner import Step, StepRequest
@@ -33,31 +31,10 @@ def home(tmp_path: Path, finished_home: Path) -> Path:
     return copy
 
 
-def coral(model_cache: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CORAL_CACHE_DIR": str(model_cache)}
-    return subprocess.run(
-        [sys.executable, "-m", "coral_dagster.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-
-
 def evolve(model_cache: Path, home: Path) -> subprocess.CompletedProcess:
     return coral(
         model_cache, "evolve", "--config", str(home / "experiment.yaml"), "--home", str(home)
     )
-
-
-def one_line_error(result: subprocess.CompletedProcess, *needles: str) -> str:
-    assert result.returncode == 1, (result.returncode, result.stdout[-2000:], result.stderr)
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def inspection_commands_refuse(model_cache: Path, home: Path, *needles: str) -> None:

@@ -6,31 +6,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-
-def coral(model_cache: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CORAL_CACHE_DIR": str(model_cache)}
-    return subprocess.run(
-        [sys.executable, "-m", "coral_dagster.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-def one_line_error(result: subprocess.CompletedProcess, *needles: str) -> str:
-    assert result.returncode == 1, (result.returncode, result.stdout[-2000:], result.stderr)
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
+from platform_helpers import coral, one_line_error
 
 
 def mount(*args: str) -> None:

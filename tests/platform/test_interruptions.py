@@ -14,13 +14,19 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from dagster import DagsterRunStatus, RunsFilter, build_sensor_context
-from platform_helpers import materialization_counts, run_step, write_config
+from platform_helpers import (
+    coral,
+    coral_cmd,
+    coral_env,
+    materialization_counts,
+    run_step,
+    write_config,
+)
 
 from coral_dagster.benchmark.problems import BUNDLED_DATASET
 from coral_dagster.domain.planner import SHARED_PARTITION, Step
@@ -41,31 +47,11 @@ from coral_dagster.sensors import evolution_sensor
 ONE_GENERATION = {"generations": 1, "elite_count": 1, "tournament_size": 2}
 
 
-def coral_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "coral_dagster.cli", *args]
-
-
-def env(model_cache: Path, **extra: str) -> dict[str, str]:
-    return {**os.environ, "CORAL_CACHE_DIR": str(model_cache), "PYTHONUNBUFFERED": "1", **extra}
-
-
-def coral(
-    model_cache: Path, *args: str, timeout: float = 900, **extra: str
-) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        coral_cmd(*args),
-        env=env(model_cache, **extra),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 def start_evolve(config: Path, home: Path, log: Path, model_cache: Path) -> subprocess.Popen:
     with log.open("w") as out:  # a file, not a pipe: a full pipe would stall the driver
         return subprocess.Popen(
             coral_cmd("evolve", "--config", str(config), "--home", str(home)),
-            env=env(model_cache),
+            env=coral_env(model_cache),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
