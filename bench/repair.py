@@ -41,6 +41,9 @@ def run_config(base: dict[str, Any], quixbugs: Path, fmt: str, localization: str
     config.setdefault("benchmark", {})["heldout_dataset"] = str(quixbugs)
     config["benchmark"].pop("max_test_problems", None)
     config.setdefault("patch", {}).update(format=fmt, localization=localization)
+    if fmt != "edit":
+        # distinct draws choose among edit candidates; free-text answers are sampled i.i.d.
+        config["patch"].pop("draws", None)
     return config
 
 

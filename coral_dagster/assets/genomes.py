@@ -214,7 +214,9 @@ def validation_scores(
             except (ArtifactCorrupt, ValueError) as err:
                 failures[partition] = str(err)
         evaluator = sandbox.evaluator(inputs.problem_set, inputs.config.sandbox)
-        scored = list(zip(names, score_batch(batch, inputs.config.weights, evaluator), strict=True))
+        config = inputs.config
+        scores = score_batch(batch, config.weights, evaluator, config.generation.bugfix)
+        scored = list(zip(names, scores, strict=True))
     appears_in = genome_generations(store)
     for partition, scores in scored:
         path = store.write_record(scores, scores.genome_key)

@@ -269,6 +269,20 @@ class PatchConfig(_Section):
     candidate_score: Literal["mean", "sum"] = Field(
         "mean", description="edit format: rank candidates by log-likelihood per token or total"
     )
+    draws: Literal["independent", "distinct"] = Field(
+        "independent",
+        description="edit format: i.i.d. draws from the knobs' distribution over candidates, "
+        "or draws without replacement (no candidate is tried twice while the pool lasts)",
+    )
+
+    @model_validator(mode="after")
+    def _draws_need_edit(self) -> PatchConfig:
+        if self.draws == "distinct" and self.format != "edit":
+            raise ValueError(
+                f"patch.draws: distinct needs patch.format: edit (got format {self.format!r}): "
+                "free-text answers are sampled independently"
+            )
+        return self
 
 
 class CorpusConfig(_Section):
@@ -358,6 +372,11 @@ class GenerationConfig(_Section):
     batch_size: int = Field(8, ge=1, le=4096)
     samples_per_problem: int = Field(
         1, ge=1, le=100, description="candidates per validation problem and genome"
+    )
+    bugfix: Literal["mean", "best"] = Field(
+        "mean",
+        description="a validation problem's bugfix score: the mean over its samples, or the "
+        "best sample's (a problem counts as repaired when one sample passes every test)",
     )
 
 

@@ -5,12 +5,19 @@ runtime), each in [0, 1], higher is better.
 
     fitness(s, w) = sum_o w_o * s_o         (weights are non-negative and sum to 1)
     mean_o        = (1 / P) * sum_p s_{p,o}  over the P validation problems
+
+With several samples per problem, ``s_{p,o}`` is the mean over problem p's samples; with
+``bugfix = "best"`` (``generation.bugfix``) the bugfix score of p is instead the best sample's,
+``max_i passed_i / total_i``: a problem counts as repaired when one of its samples passes
+every test, as a patch is judged in repair, and a genome is not rewarded for drawing the same
+candidate again (``genome_objectives``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -65,3 +72,24 @@ def mean_objectives(per_problem: Sequence[Mapping[str, float]]) -> dict[str, flo
         raise ValueError("mean_objectives: no per-problem scores (empty validation set?)")
     means = objective_matrix(per_problem).mean(axis=0)
     return {name: float(means[i]) for i, name in enumerate(OBJECTIVES)}
+
+
+def genome_objectives(
+    samples: Sequence[tuple[str, Mapping[str, float]]], bugfix: Literal["mean", "best"] = "mean"
+) -> dict[str, float]:
+    """A genome's objectives from its ``(problem, objectives)`` samples: per problem the mean
+    over its samples (``bugfix = "best"``: the bugfix score is the best sample's), then
+    ``mean_objectives`` over the problems. ``ValueError`` when empty or ``bugfix`` is unknown."""
+    if bugfix not in ("mean", "best"):
+        raise ValueError(f"genome_objectives: bugfix must be 'mean' or 'best', got {bugfix!r}")
+    by_problem: dict[str, list[Mapping[str, float]]] = {}
+    for problem, objectives in samples:
+        by_problem.setdefault(problem, []).append(objectives)
+    per_problem = []
+    for rows in by_problem.values():
+        matrix = objective_matrix(rows)
+        means = {name: float(matrix[:, i].mean()) for i, name in enumerate(OBJECTIVES)}
+        if bugfix == "best":
+            means["bugfix"] = float(matrix[:, OBJECTIVES.index("bugfix")].max())
+        per_problem.append(means)
+    return mean_objectives(per_problem)

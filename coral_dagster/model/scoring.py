@@ -190,12 +190,14 @@ def draw_candidates(
     - ``do_sample`` False (greedy): the best candidate ``n`` times; with ``distinct``, the
       ``n`` best (the ranking's head).
     - sampling: ``n`` i.i.d. draws from ``p`` (with replacement, as ``n`` sampled generations
-      would be) by ``numpy.random.default_rng(seed).choice``; with ``distinct``, ``n`` draws
-      *without* replacement by the Gumbel-top-k trick: the ``n`` largest
-      ``log p_i + g_i``, ``g_i ~ Gumbel(0, 1)`` from ``default_rng(seed)`` (each next draw is
-      proportional to ``p`` over the candidates not drawn yet).
+      would be) by ``numpy.random.default_rng(seed).choice``; with ``distinct``, draws
+      *without* replacement by the Gumbel-top-k trick: the candidates of ``p > 0`` ordered by
+      ``log p_i + g_i`` descending, ``g_i ~ Gumbel(0, 1)`` from ``default_rng(seed)`` (each
+      next draw is proportional to ``p`` over the candidates not drawn yet).
 
-    With ``distinct`` fewer than ``n`` indices come back when the pool is smaller.
+    With ``distinct``, when the pool (the nucleus, or all candidates when greedy) holds fewer
+    than ``n`` candidates, the draws go round it again in the same order, so ``n`` indices
+    always come back: knobs that narrow the pool spend the budget on repeats.
     ``repetition_penalty`` and ``max_new_tokens`` play no part in choosing among whole
     candidates. Raises ``ValueError`` for no candidates, ``n < 0``, a non-finite score or
     knobs that decoding would reject.
@@ -210,7 +212,7 @@ def draw_candidates(
     validate_knobs("draw_candidates", knobs)
     if not knobs.do_sample:
         if distinct:
-            return sorted(range(len(values)), key=lambda i: (-values[i], i))[:n]
+            return _cycled(sorted(range(len(values)), key=lambda i: (-values[i], i)), n)
         return [int(np.argmax(values))] * n
     z = values / knobs.temperature
     ranked = sorted(range(len(z)), key=lambda i: (-z[i], i))
@@ -228,6 +230,11 @@ def draw_candidates(
         pool = np.flatnonzero(probs > 0)
         keys = np.log(probs[pool]) + rng.gumbel(size=len(pool))
         order = pool[np.argsort(-keys, kind="stable")]
-        return [ranked[int(i)] for i in order[:n]]
+        return _cycled([ranked[int(i)] for i in order], n)
     draws = rng.choice(len(ranked), size=n, p=probs)
     return [ranked[int(d)] for d in draws]
+
+
+def _cycled(order: list[int], n: int) -> list[int]:
+    """The first ``n`` of ``order`` repeated end to end (``order`` is never empty here)."""
+    return [order[i % len(order)] for i in range(n)]

@@ -72,7 +72,9 @@ def run_in_process(
         for record in population.genomes:
             generated = generate_code(store, record, inputs, generator, adapter_cache)
             store.write_record(generated, record.genome_key)
-            scores = score_generated(generated, inputs.config.weights, evaluator)
+            scores = score_generated(
+                generated, inputs.config.weights, evaluator, inputs.config.generation.bugfix
+            )
             store.write_record(scores, record.genome_key)
             runs.append(GenomeRun(record, generated, scores))
         history[generation] = runs

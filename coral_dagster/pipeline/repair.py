@@ -14,7 +14,9 @@ Per problem a ``RepairTask`` holds what the model is shown and, for ``edit``, th
   each candidate as the answer (``model.scoring``: log-likelihood, per token with
   ``candidate_score: mean``, in total with ``sum``), once per (problem, adapter), and the
   knobs draw from the scores (``model.scoring.draw_candidates``: temperature, top-k, top-p;
-  greedy when sampling is off; i.i.d. draws, as sampled generations would be).
+  greedy when sampling is off): i.i.d. draws, as sampled generations would be, or with
+  ``patch.draws: distinct`` without replacement, so no candidate is tried twice while the
+  knobs' pool lasts (an APR tool validates a patch once).
 
 ``PatchRequest`` asks for ``samples`` candidates of one problem with one adapter and knobs;
 ``generate_patches`` serves a list of them in model batches and returns one ``PatchOutput`` per
@@ -305,7 +307,9 @@ def _edit_patches(generator, requests, tasks, patch, batch_size) -> list[list[Pa
             )
             continue
         values, seconds = scores[(r.problem, r.adapter_name)]
-        drawn = draw_candidates(values, r.knobs, r.samples, r.seed)
+        drawn = draw_candidates(
+            values, r.knobs, r.samples, r.seed, distinct=patch.draws == "distinct"
+        )
         out.append(
             [
                 PatchOutput(

@@ -1,6 +1,8 @@
 """The ``validation_scores`` stage: run a genome's patches in the sandbox and score them.
 
-objectives = mean over validation problems of each objective (``benchmark.objectives``);
+objectives = mean over validation problems of each objective (``benchmark.objectives``), a
+problem's score being the mean over its samples, or for bugfix the best sample's with
+``generation.bugfix: best`` (``domain.scoring.genome_objectives``);
 fitness = sum_o weight_o * objective_o (``domain.scoring``). A genome whose runs failed after
 every retry is recorded as failed: fitness 0 and every objective 0, with the reason.
 """
@@ -8,20 +10,29 @@ every retry is recorded as failed: fitness 0 and every objective 0, with the rea
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from coral_dagster.benchmark.evaluator import Evaluator
 from coral_dagster.domain.config import OBJECTIVES, Weights
-from coral_dagster.domain.scoring import fitness, mean_objectives
+from coral_dagster.domain.scoring import fitness, genome_objectives
 from coral_dagster.pipeline.records import GeneratedCode, Scores
 
 
-def score_generated(generated: GeneratedCode, weights: Weights, evaluator: Evaluator) -> Scores:
+def score_generated(
+    generated: GeneratedCode,
+    weights: Weights,
+    evaluator: Evaluator,
+    bugfix: Literal["mean", "best"],
+) -> Scores:
     """Run every generated program's tests in the sandbox; objectives are means over problems."""
-    return score_batch([generated], weights, evaluator)[0]
+    return score_batch([generated], weights, evaluator, bugfix)[0]
 
 
 def score_batch(
-    batch: Sequence[GeneratedCode], weights: Weights, evaluator: Evaluator
+    batch: Sequence[GeneratedCode],
+    weights: Weights,
+    evaluator: Evaluator,
+    bugfix: Literal["mean", "best"],
 ) -> list[Scores]:
     """Scores of several genomes; all their programs go through the evaluator in one call (its
     sandbox workers run them in parallel)."""
@@ -31,7 +42,10 @@ def score_batch(
     for generated in batch:
         mine = results[start : start + len(generated.outputs)]
         start += len(generated.outputs)
-        objectives = mean_objectives([r.objectives for r in mine])
+        objectives = genome_objectives(
+            [(o.problem_name, r.objectives) for o, r in zip(generated.outputs, mine, strict=True)],
+            bugfix,
+        )
         scores.append(
             Scores(
                 genome_key=generated.genome_key,

@@ -1,7 +1,7 @@
 import pytest
 
 from coral_dagster.domain.config import OBJECTIVES, Weights
-from coral_dagster.domain.scoring import fitness, mean_objectives
+from coral_dagster.domain.scoring import fitness, genome_objectives, mean_objectives
 
 PERFECT = {o: 1.0 for o in OBJECTIVES}
 
@@ -44,3 +44,28 @@ def test_mean_objectives_errors():
         mean_objectives([])
     with pytest.raises(ValueError, match=r"objectives\[1\]: objective 'runtime'"):
         mean_objectives([PERFECT, {**PERFECT, "runtime": 2.0}])
+
+
+def test_genome_objectives_mean_or_best_sample_per_problem():
+    zero = {o: 0.0 for o in OBJECTIVES}
+    samples = [
+        ("a", PERFECT),  # problem a: one sample fixes it, one breaks everything
+        ("a", zero),
+        ("b", {**PERFECT, "bugfix": 0.25}),  # problem b: two partial samples
+        ("b", {**PERFECT, "bugfix": 0.75}),
+    ]
+    mean = genome_objectives(samples, "mean")
+    assert mean["bugfix"] == pytest.approx((0.5 + 0.5) / 2)
+    assert mean["syntax"] == pytest.approx((0.5 + 1.0) / 2)
+    best = genome_objectives(samples, "best")
+    assert best["bugfix"] == pytest.approx((1.0 + 0.75) / 2)
+    assert best["syntax"] == mean["syntax"]  # only bugfix takes the best sample
+    # problems weigh equally whatever their sample counts
+    assert genome_objectives([("a", PERFECT), ("b", zero), ("b", zero)], "mean")["bugfix"] == 0.5
+
+
+def test_genome_objectives_errors():
+    with pytest.raises(ValueError, match="no per-problem scores"):
+        genome_objectives([], "best")
+    with pytest.raises(ValueError, match="bugfix must be 'mean' or 'best'"):
+        genome_objectives([("a", PERFECT)], "max")

@@ -157,9 +157,14 @@ def test_distinct_draws_never_repeat_and_follow_the_ranking() -> None:
     scores = [-2.0, -0.5, -1.0, -3.0]
     assert draw_candidates(scores, knobs(sample=False), 3, seed=0, distinct=True) == [1, 2, 0]
     drawn = draw_candidates(scores, knobs(), 10, seed=5, distinct=True)
-    assert sorted(drawn) == [0, 1, 2, 3]  # the whole pool, each once
+    assert len(drawn) == 10
+    assert sorted(drawn[:4]) == [0, 1, 2, 3]  # the whole pool, each once ...
+    assert drawn[4:8] == drawn[:4] and drawn[8:] == drawn[:2]  # ... then round it again
     assert drawn == draw_candidates(scores, knobs(), 10, seed=5, distinct=True)
-    assert draw_candidates(scores, knobs(top_k=2), 10, seed=5, distinct=True) in ([1, 2], [2, 1])
+    narrow = draw_candidates(scores, knobs(top_k=2), 5, seed=5, distinct=True)
+    assert narrow in ([1, 2, 1, 2, 1], [2, 1, 2, 1, 2])
+    greedy = draw_candidates(scores, knobs(sample=False), 6, seed=0, distinct=True)
+    assert greedy == [1, 2, 0, 3, 1, 2]
     # the first distinct draw is distributed as one ordinary draw: p = (1/4, 3/4)
     two = [0.0, math.log(3.0)]
     firsts = Counter(

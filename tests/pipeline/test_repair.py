@@ -90,6 +90,23 @@ def test_edit_draws_follow_the_knobs_and_the_seed(bundled, generator):
     ]
 
 
+def test_distinct_edit_draws_try_each_candidate_once(bundled, generator):
+    patch = PatchConfig(format="edit", draws="distinct")
+    tasks = repair_tasks(bundled, NAMES[:2], patch)
+    for knobs in (GREEDY, SAMPLING):
+        requests = [PatchRequest(f"r{n}", n, None, knobs, 3, 8) for n in NAMES[:2]]
+        outputs = generate_patches(generator, requests, tasks, patch, 8)
+        for name, samples in zip(NAMES[:2], outputs, strict=True):
+            answers = [o.raw_text for o in samples]
+            assert len(answers) == 8
+            assert len(set(answers)) == min(8, len(tasks[name].candidates))
+
+
+def test_distinct_draws_need_the_edit_format():
+    with pytest.raises(ValueError, match=r"patch\.draws: distinct needs patch\.format: edit"):
+        PatchConfig(format="line", draws="distinct")
+
+
 def test_line_answers_become_programs_or_reasons(bundled, generator):
     patch = PatchConfig(format="line")
     tasks = repair_tasks(bundled, NAMES, patch)
