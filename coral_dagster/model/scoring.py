@@ -188,19 +188,19 @@ def draw_candidates(
     candidates already hold mass >= ``top_p``, then renormalise.
 
     - ``do_sample`` False (greedy): the best candidate ``n`` times; with ``distinct``, the
-      ``n`` best (the ranking's head).
+      pool's candidates in ranking order.
     - sampling: ``n`` i.i.d. draws from ``p`` (with replacement, as ``n`` sampled generations
       would be) by ``numpy.random.default_rng(seed).choice``; with ``distinct``, draws
-      *without* replacement by the Gumbel-top-k trick: the candidates of ``p > 0`` ordered by
+      *without* replacement by the Gumbel-top-k trick: the pool's candidates ordered by
       ``log p_i + g_i`` descending, ``g_i ~ Gumbel(0, 1)`` from ``default_rng(seed)`` (each
       next draw is proportional to ``p`` over the candidates not drawn yet).
 
-    With ``distinct``, when the pool (the nucleus, or all candidates when greedy) holds fewer
-    than ``n`` candidates, the draws go round it again in the same order, so ``n`` indices
-    always come back: knobs that narrow the pool spend the budget on repeats.
-    ``repetition_penalty`` and ``max_new_tokens`` play no part in choosing among whole
-    candidates. Raises ``ValueError`` for no candidates, ``n < 0``, a non-finite score or
-    knobs that decoding would reject.
+    With ``distinct``, when the pool (the candidates with ``p > 0`` after ``top_k`` and the
+    nucleus, greedy or not) holds fewer than ``n`` candidates, the draws go round it again in
+    the same order, so ``n`` indices always come back: knobs that narrow the pool spend the
+    budget on repeats. ``repetition_penalty`` and ``max_new_tokens`` play no part in choosing
+    among whole candidates. Raises ``ValueError`` for no candidates, ``n < 0``, a non-finite
+    score or knobs that decoding would reject.
     """
     if not scores:
         raise ValueError("draw_candidates: no candidates")
@@ -210,9 +210,7 @@ def draw_candidates(
     if not np.all(np.isfinite(values)):
         raise ValueError("draw_candidates: scores must be finite")
     validate_knobs("draw_candidates", knobs)
-    if not knobs.do_sample:
-        if distinct:
-            return _cycled(sorted(range(len(values)), key=lambda i: (-values[i], i)), n)
+    if not knobs.do_sample and not distinct:
         return [int(np.argmax(values))] * n
     z = values / knobs.temperature
     ranked = sorted(range(len(z)), key=lambda i: (-z[i], i))
@@ -225,6 +223,8 @@ def draw_candidates(
     keep = mass_before < knobs.top_p
     probs = np.where(keep, probs, 0.0)
     probs /= probs.sum()
+    if not knobs.do_sample:  # distinct greedy: the pool in ranking order
+        return _cycled([ranked[int(i)] for i in np.flatnonzero(probs > 0)], n)
     rng = np.random.default_rng(seed)
     if distinct:
         pool = np.flatnonzero(probs > 0)

@@ -15,7 +15,10 @@ per problem in the configured patch format, the best genome's ``max_new_tokens``
 
 The held-out problems are never used for training or selection: this is the only stage that
 reads them. Reported per method: fixed programs, pass@1, pass@5 and pass@n (unbiased, Chen et
-al.), mean pass rate, with percentile bootstrap CIs over problems (``domain.heldout``).
+al.), mean pass rate, with percentile bootstrap CIs over problems (``domain.heldout``). With
+``patch.draws: distinct`` the n samples are distinct candidates: the same formula then gives the
+chance that k of the n drawn candidates hold a fix, and the mean pass rate is over them; fixed
+programs (pass@n) keep their meaning.
 """
 
 from __future__ import annotations

@@ -181,13 +181,30 @@ LOCALIZATIONS = {
 }
 
 
+DISTINCT_DRAWS = (
+    "Draws without replacement (`patch.draws: distinct`): no candidate is tried twice for a "
+    "problem while the knobs' pool lasts."
+)
+PASS_AT_K = (
+    "pass@k: unbiased estimator (Chen et al. 2021) of the chance that k independent samples hold "
+    "a fix."
+)
+PASS_AT_K_DISTINCT = (
+    "pass@k: the same formula over the n drawn candidates, which are distinct here: for k < n "
+    "it is the chance that k of them picked at random hold a fix (pass@1: the fraction that "
+    "fix), not that of k independent samples; pass@n and fully fixed count the whole budget."
+)
+
+
 def patch_setting(config: Mapping[str, Any]) -> str:
-    """One sentence on how patches were made (``patch.format``, ``patch.localization``)."""
+    """How patches were made (``patch.format``, ``patch.localization``, ``patch.draws``)."""
     patch = config.get("patch", {})
     fmt = patch.get("format", "function")
     sentence = f"Patches (`{fmt}`): {PATCH_FORMATS[fmt]}."
     if fmt != "function":
         sentence += " " + LOCALIZATIONS[patch.get("localization", "oracle")]
+    if patch.get("draws") == "distinct":
+        sentence += " " + DISTINCT_DRAWS
     return sentence
 
 
@@ -226,8 +243,13 @@ def _heldout_section(report: ExperimentReport, images: Mapping[str, str]) -> lis
         patch_setting(report.config),
         "",
         "Mean pass rate: mean over problems of the mean fraction of tests a sample passes. "
-        "Fully fixed: problems whose best sample passes all tests. pass@k: unbiased estimator "
-        "(Chen et al. 2021). CIs: percentile bootstrap over problems.",
+        "Fully fixed: problems whose best sample passes all tests. "
+        + (
+            PASS_AT_K_DISTINCT
+            if report.config.get("patch", {}).get("draws") == "distinct"
+            else PASS_AT_K
+        )
+        + " CIs: percentile bootstrap over problems.",
         "",
         _table(header, rows),
         "",

@@ -60,8 +60,12 @@ def test_genome_objectives_mean_or_best_sample_per_problem():
     best = genome_objectives(samples, "best")
     assert best["bugfix"] == pytest.approx((1.0 + 0.75) / 2)
     assert best["syntax"] == mean["syntax"]  # only bugfix takes the best sample
-    # problems weigh equally whatever their sample counts
+    # problems weigh equally whatever their sample counts, in any order
     assert genome_objectives([("a", PERFECT), ("b", zero), ("b", zero)], "mean")["bugfix"] == 0.5
+    interleaved = [samples[i] for i in (2, 0, 3, 1)]
+    assert genome_objectives(interleaved, "best") == best
+    uneven = [("a", zero), ("b", {**zero, "bugfix": 0.5}), ("a", zero), ("a", PERFECT)]
+    assert genome_objectives(uneven, "best")["bugfix"] == pytest.approx((1.0 + 0.5) / 2)
 
 
 def test_genome_objectives_errors():

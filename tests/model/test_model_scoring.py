@@ -165,6 +165,17 @@ def test_distinct_draws_never_repeat_and_follow_the_ranking() -> None:
     assert narrow in ([1, 2, 1, 2, 1], [2, 1, 2, 1, 2])
     greedy = draw_candidates(scores, knobs(sample=False), 6, seed=0, distinct=True)
     assert greedy == [1, 2, 0, 3, 1, 2]
+    # greedy or not, the knobs' pool is the same: top_k and the nucleus narrow it
+    assert draw_candidates(scores, knobs(top_k=2, sample=False), 5, 0, distinct=True) == [
+        1,
+        2,
+        1,
+        2,
+        1,
+    ]
+    peaked = [0.0, -5.0, -6.0]  # p ~ (0.99, 0.007, 0.002): the nucleus of 0.9 is candidate 0
+    assert draw_candidates(peaked, knobs(top_p=0.9, sample=False), 3, 0, distinct=True) == [0] * 3
+    assert draw_candidates(peaked, knobs(top_p=0.9), 3, 0, distinct=True) == [0] * 3
     # the first distinct draw is distributed as one ordinary draw: p = (1/4, 3/4)
     two = [0.0, math.log(3.0)]
     firsts = Counter(

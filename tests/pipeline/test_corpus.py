@@ -139,3 +139,18 @@ def test_line_and_edit_patches_share_adapters_but_not_genomes():
     function = keys({"format": "function"})
     assert line[0] == edit[0] and line[1] != edit[1]  # same adapters, other genomes
     assert none[0] != edit[0] and function[0] != line[0]  # other training examples
+    distinct = keys({"format": "edit", "draws": "distinct"})
+    assert distinct[0] == edit[0] and distinct[1] != edit[1]  # how candidates are drawn
+
+
+def test_the_bugfix_aggregation_is_part_of_the_genome_key():
+    from coral_dagster.domain.population import initial_population
+    from coral_dagster.domain.records import population_keys
+
+    def keys(bugfix):
+        config = parse_config({"generation": {"samples_per_problem": 2, "bugfix": bugfix}})
+        rows = population_keys(initial_population(config), config, load_inputs(config).key_context)
+        return [r[2] for r in rows], [r[3] for r in rows]
+
+    mean, best = keys("mean"), keys("best")
+    assert mean[0] == best[0] and mean[1] != best[1]  # same adapters, other scores

@@ -37,3 +37,30 @@ def test_bugfix_is_the_mean_or_the_best_sample(evaluator: Evaluator) -> None:
     assert best.objectives["syntax"] == mean.objectives["syntax"] == pytest.approx(0.5)
     assert best.fitness > mean.fitness
     assert (best.passed, best.total) == (mean.passed, mean.total)
+
+
+def test_a_batch_splits_results_by_genome_and_problem(evaluator: Evaluator) -> None:
+    problems = load_problem_set("bundled").problems
+    other = "roman_to_int"
+
+    def out(i: int, name: str, program: str | None) -> PatchOutput:
+        return PatchOutput(f"#{i}", name, "", program, "" if program else "none", 1, 0, 0.0)
+
+    fixer = GeneratedCode(  # repairs both problems with its second sample
+        "fixer",
+        "a",
+        (
+            out(0, NAME, problems[NAME].buggy_source),
+            out(1, other, None),
+            out(2, NAME, problems[NAME].correct_source),
+            out(3, other, problems[other].correct_source),
+        ),
+        0.0,
+    )
+    nothing = GeneratedCode("nothing", "a", tuple(out(i, NAME, None) for i in range(4)), 0.0)
+    scored = score_batch([fixer, nothing], Weights(), evaluator, "best")
+    assert [s.genome_key for s in scored] == ["fixer", "nothing"]
+    assert [len(s.results) for s in scored] == [4, 4]
+    assert scored[0].objectives["bugfix"] == 1.0 and scored[1].objectives["bugfix"] == 0.0
+    buggy_rate = scored[0].results[0].passed / scored[0].results[0].total
+    assert 0.0 < buggy_rate < 1.0  # the buggy sample scored on its own

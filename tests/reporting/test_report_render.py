@@ -116,6 +116,13 @@ def test_heldout_section_says_how_patches_were_made(full_report: ExperimentRepor
     heldout = text[text.index("## Held-out evaluation") :]
     assert "Patches (`edit`): the model ranks every single mechanical edit" in heldout
     assert "Oracle fault localisation" in heldout and "perfect fault localisation" in heldout
+    assert "unbiased estimator" in heldout and "without replacement" not in heldout
+
+    distinct = {**edit_oracle, "patch": {**edit_oracle["patch"], "draws": "distinct"}}
+    text = render_markdown(dataclasses.replace(full_report, config=distinct))
+    heldout = text[text.index("## Held-out evaluation") :]
+    assert "Draws without replacement (`patch.draws: distinct`)" in heldout
+    assert "unbiased" not in heldout and "not that of k independent samples" in heldout
 
     line_none = {**full_report.config, "patch": {"format": "line", "localization": "none"}}
     text = render_markdown(dataclasses.replace(full_report, config=line_none))

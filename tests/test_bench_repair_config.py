@@ -1,0 +1,33 @@
+"""bench/repair.py derives one valid experiment config per patch format and localisation."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import yaml
+
+from coral_dagster.domain.config import parse_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench_repair", REPO / "bench" / "repair.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_format_of_the_quixbugs_config_is_valid(tmp_path: Path):
+    bench = load_bench()
+    base = yaml.safe_load((REPO / "configs" / "quixbugs.yaml").read_text())
+    assert base["patch"]["draws"] == "distinct"
+    for fmt in ("edit", "line", "function"):
+        for localization in ("oracle", "none"):
+            config = parse_config(bench.run_config(base, tmp_path, fmt, localization))
+            assert (config.patch.format, config.patch.localization) == (fmt, localization)
+            assert config.benchmark.heldout_dataset == str(tmp_path)
+            # distinct draws choose among edit candidates; free-text answers are sampled
+            assert config.patch.draws == ("distinct" if fmt == "edit" else "independent")
+            assert config.generation.bugfix == "best"
