@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cli_assertions import one_line_error
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -19,16 +20,6 @@ def coral(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     return subprocess.run(
         [exe, *args], cwd=cwd, env=dict(os.environ), capture_output=True, text=True, timeout=300
     )
-
-
-def one_line_error(result: subprocess.CompletedProcess, *needles: str, code: int = 1) -> str:
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def write(path: Path, text: str | bytes) -> Path:

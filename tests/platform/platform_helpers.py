@@ -102,15 +102,3 @@ def coral(
         text=True,
         timeout=timeout,
     )
-
-
-def one_line_error(result: subprocess.CompletedProcess, *needles: str) -> str:
-    """The one stderr line of a command that failed with exit status 1 (no traceback); it
-    contains every needle."""
-    assert result.returncode == 1, (result.returncode, result.stdout[-2000:], result.stderr)
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]

@@ -12,8 +12,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cli_assertions import one_line_error
 from dagster import AssetKey
-from platform_helpers import coral, materialization_counts, one_line_error, run_step
+from platform_helpers import coral, materialization_counts, run_step
 
 from coral_dagster.domain.config import OBJECTIVES
 from coral_dagster.domain.planner import Step, StepRequest

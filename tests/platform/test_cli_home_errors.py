@@ -9,7 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from platform_helpers import coral, one_line_error
+from cli_assertions import one_line_error
+from platform_helpers import coral
 
 
 def mount(*args: str) -> None:
