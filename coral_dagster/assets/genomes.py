@@ -122,7 +122,12 @@ def generated_code(
             model_runtime.resolve(model.base_model), model.device, model.dtype
         )
         batch = generate_batch(
-            store, [s.record for _, s in ready], inputs, generator, artifact_store.adapter_cache
+            store,
+            [s.record for _, s in ready],
+            inputs,
+            generator,
+            artifact_store.adapter_cache,
+            report=context.log.info,
         )
         appears_in = genome_generations(store)
         upstream = input_tags(context.instance, [(base_model.key, None), (problems.key, None)])

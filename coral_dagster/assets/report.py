@@ -157,6 +157,7 @@ def heldout_evaluation(
         Path(artifact_store.local_dir),
         artifact_store.adapter_cache,
         device=model_runtime.device or model.device,
+        report=context.log.info,
     )
     path = store.write_record(result, generation)
     rows = "\n".join(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from coral_dagster.pipeline import layout
 from coral_dagster.pipeline.inputs import ExperimentInputs
+from coral_dagster.pipeline.progress import Emit, Progress
 from coral_dagster.pipeline.records import GeneratedCode, GenomeRecord
 from coral_dagster.pipeline.repair import (
     PatchRequest,
@@ -73,17 +74,30 @@ def generate_batch(
     inputs: ExperimentInputs,
     generator: PatchGenerator,
     adapter_cache: Path,
+    report: Emit | None = None,
 ) -> list[GeneratedCode]:
     """Patches of several genomes served together (one model, each genome's own adapter, knobs
     and seeds; decoding formats in mixed-adapter batches): a genome's patches are the same as
-    if it ran alone. ``seconds`` of each result is its share of the batch's wall time."""
+    if it ran alone. ``seconds`` of each result is its share of the batch's wall time;
+    ``report`` gets progress lines (``pipeline.progress``)."""
     config = inputs.config
     tasks = repair_tasks(inputs.problem_set, inputs.validation_names, config.patch)
     requests = [r for g in genomes for r in patch_requests(g, inputs)]
+    generated = Progress(
+        f"generated ({len(genomes)} genomes x {len(inputs.validation_names)} problems x "
+        f"{config.generation.samples_per_problem})",
+        sum(r.samples for r in requests),
+        report,
+    )
     started = time.perf_counter()
     with adapters_loaded(generator, store, [g.adapter_key for g in genomes], adapter_cache):
         outputs = generate_patches(
-            generator, requests, tasks, config.patch, config.generation.batch_size
+            generator,
+            requests,
+            tasks,
+            config.patch,
+            config.generation.batch_size,
+            progress=generated.update,
         )
     share = (time.perf_counter() - started) / max(len(genomes), 1)
     per_genome = len(inputs.validation_names)

@@ -38,6 +38,7 @@ from coral_dagster.domain.heldout import compare_methods, summarize_method
 from coral_dagster.pipeline.adapters import ensure_adapter
 from coral_dagster.pipeline.generation import adapters_loaded
 from coral_dagster.pipeline.inputs import ExperimentInputs
+from coral_dagster.pipeline.progress import Emit, Progress
 from coral_dagster.pipeline.records import HeldoutResult, Population, TopGenome
 from coral_dagster.pipeline.repair import PatchRequest, generate_patches, repair_tasks, sample_seed
 from coral_dagster.pipeline.statistics import genome_table, pareto_front
@@ -99,10 +100,12 @@ def evaluate_heldout(
     local_dir: Path,
     adapter_cache: Path,
     device: str = "auto",
+    report: Emit | None = None,
 ) -> HeldoutResult:
     """Evaluate every method on the held-out problems; summaries and paired comparisons.
 
-    ``evaluator`` runs the held-out problem set (``inputs.heldout_set``)."""
+    ``evaluator`` runs the held-out problem set (``inputs.heldout_set``); ``report`` gets
+    progress lines (``pipeline.progress``) while the candidates are generated and tested."""
     config = inputs.config
     n = config.heldout.samples_per_problem
     best = top_genomes(store, generation, config.heldout.top_genomes)
@@ -147,11 +150,23 @@ def evaluate_heldout(
         for name in names
     ]
     adapter_keys = [akey for _, akey, _ in methods if akey is not None]
+    generated = Progress(
+        f"held-out: generated ({len(methods)} methods x {len(names)} problems x {n})",
+        len(requests) * n,
+        report,
+    )
     with adapters_loaded(generator, store, adapter_keys, adapter_cache):
         outputs = generate_patches(
-            generator, requests, tasks, config.patch, config.generation.batch_size
+            generator,
+            requests,
+            tasks,
+            config.patch,
+            config.generation.batch_size,
+            progress=generated.update,
         )
     flat = [(r, o) for r, samples in zip(requests, outputs, strict=True) for o in samples]
+    if report is not None:
+        report(f"held-out: testing {len(flat)} candidates in the sandbox")
     results = evaluator.evaluate_many([(o.problem_name, o.program) for _, o in flat])
     floor = evaluator.evaluate_many([(name, heldout.problems[name].buggy_source) for name in names])
 

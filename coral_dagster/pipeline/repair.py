@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import textwrap
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,8 @@ from coral_dagster.domain.config import PatchConfig
 from coral_dagster.domain.genome import CheapKnobs
 from coral_dagster.domain.hashing import content_hash
 from coral_dagster.pipeline.records import PatchOutput
+
+SampleProgress = Callable[[int, int], None]  # (samples done, samples in all)
 
 if TYPE_CHECKING:  # the model layer (torch) is imported where used
     from coral_dagster.model.generation import PatchGenerator
@@ -166,13 +169,17 @@ def generate_patches(
     tasks: dict[str, RepairTask],
     patch: PatchConfig,
     batch_size: int,
+    progress: SampleProgress | None = None,
 ) -> list[list[PatchOutput]]:
-    """One ``PatchOutput`` per sample of each request, in request order (see the module doc)."""
+    """One ``PatchOutput`` per sample of each request, in request order (see the module doc).
+
+    ``progress(done, total)`` counts samples (``total = sum(r.samples)``); in ``edit`` format a
+    request's samples are done when its (problem, adapter) candidates are scored."""
     if patch.format == "function":
-        return _function_patches(generator, requests, tasks, batch_size)
+        return _function_patches(generator, requests, tasks, batch_size, progress)
     if patch.format == "line":
-        return _line_patches(generator, requests, tasks, patch, batch_size)
-    return _edit_patches(generator, requests, tasks, patch, batch_size)
+        return _line_patches(generator, requests, tasks, patch, batch_size, progress)
+    return _edit_patches(generator, requests, tasks, patch, batch_size, progress)
 
 
 def _samples(requests: Sequence[PatchRequest]) -> list[tuple[int, int, str, int]]:
@@ -192,7 +199,7 @@ def _grouped(requests: Sequence[PatchRequest], flat: list[PatchOutput]) -> list[
     return out
 
 
-def _function_patches(generator, requests, tasks, batch_size) -> list[list[PatchOutput]]:
+def _function_patches(generator, requests, tasks, batch_size, progress) -> list[list[PatchOutput]]:
     from coral_dagster.model.generation import GenerationRequest
 
     samples = _samples(requests)
@@ -209,6 +216,7 @@ def _function_patches(generator, requests, tasks, batch_size) -> list[list[Patch
             for k, _, sid, seed in samples
         ],
         batch_size=batch_size,
+        progress=progress,
     )
     flat = [
         PatchOutput(
@@ -226,7 +234,9 @@ def _function_patches(generator, requests, tasks, batch_size) -> list[list[Patch
     return _grouped(requests, flat)
 
 
-def _line_patches(generator, requests, tasks, patch, batch_size) -> list[list[PatchOutput]]:
+def _line_patches(
+    generator, requests, tasks, patch, batch_size, progress
+) -> list[list[PatchOutput]]:
     from coral_dagster.model.generation import LineRequest
 
     samples = _samples(requests)
@@ -242,6 +252,7 @@ def _line_patches(generator, requests, tasks, patch, batch_size) -> list[list[Pa
             for k, _, sid, seed in samples
         ],
         batch_size=batch_size,
+        progress=progress,
     )
     flat = []
     answer_format = "line" if patch.localization == "oracle" else "none"
@@ -263,28 +274,36 @@ def _line_patches(generator, requests, tasks, patch, batch_size) -> list[list[Pa
     return _grouped(requests, flat)
 
 
-def _edit_patches(generator, requests, tasks, patch, batch_size) -> list[list[PatchOutput]]:
+def _edit_patches(
+    generator, requests, tasks, patch, batch_size, progress
+) -> list[list[PatchOutput]]:
     from coral_dagster.model.prompts import encode_line_prompt
     from coral_dagster.model.scoring import draw_candidates, score_line_candidates
 
-    scores: dict[tuple[str, str | None], tuple[list[float], float]] = {}
+    samples_of: Counter[tuple[str, str | None]] = Counter()
     for r in requests:
-        key = (r.problem, r.adapter_name)
-        if key in scores or not tasks[r.problem].candidates:
-            continue
-        task = tasks[r.problem]
+        samples_of[(r.problem, r.adapter_name)] += r.samples
+    total, done = sum(samples_of.values()), 0
+    scores: dict[tuple[str, str | None], tuple[list[float], float]] = {}
+    for problem, adapter_name in samples_of:
+        task = tasks[problem]
+        values: list[float] = []
         started = time.perf_counter()
-        ranked = score_line_candidates(
-            generator,
-            task.line_task(),
-            [c.answer for c in task.candidates],
-            adapter_name=r.adapter_name,
-            batch_size=batch_size,
-        )
-        values = [
-            s.mean_logprob if patch.candidate_score == "mean" else s.sum_logprob for s in ranked
-        ]
-        scores[key] = (values, time.perf_counter() - started)
+        if task.candidates:  # none: answered below as "no edit candidates"
+            ranked = score_line_candidates(
+                generator,
+                task.line_task(),
+                [c.answer for c in task.candidates],
+                adapter_name=adapter_name,
+                batch_size=batch_size,
+            )
+            values = [
+                s.mean_logprob if patch.candidate_score == "mean" else s.sum_logprob for s in ranked
+            ]
+        scores[(problem, adapter_name)] = (values, time.perf_counter() - started)
+        done += samples_of[(problem, adapter_name)]
+        if progress is not None:
+            progress(done, total)
     out = []
     for r in requests:
         task = tasks[r.problem]

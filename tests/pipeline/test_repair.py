@@ -120,6 +120,23 @@ def test_line_answers_become_programs_or_reasons(bundled, generator):
                 compile(o.program, "candidate", "exec")
 
 
+@pytest.mark.parametrize("fmt", ["function", "line", "edit"])
+def test_progress_counts_every_sample_once_in_every_format(bundled, generator, fmt):
+    patch = PatchConfig(format=fmt)
+    tasks = repair_tasks(bundled, NAMES, patch)
+    requests = [PatchRequest(f"r{n}", n, None, SAMPLING, 9, 2) for n in NAMES]
+    # two requests of one (problem, adapter): edit scores its candidates once for both
+    requests.append(PatchRequest("again", NAMES[0], None, GREEDY, 4, 3))
+    calls: list[tuple[int, int]] = []
+    generate_patches(
+        generator, requests, tasks, patch, 4, progress=lambda d, t: calls.append((d, t))
+    )
+    assert calls, "no progress reported"
+    assert {t for _, t in calls} == {2 * len(NAMES) + 3}
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)  # never goes back
+    assert calls[-1] == (2 * len(NAMES) + 3, 2 * len(NAMES) + 3)
+
+
 def test_an_unchanged_task_list_is_reproducible(bundled):
     a = repair_tasks(bundled, NAMES, PatchConfig(format="edit"))
     b = repair_tasks(bundled, NAMES, PatchConfig(format="edit"))

@@ -36,6 +36,28 @@ def test_two_generations_complete(finished_home: Path):
     assert store.is_valid_dir(layout.report_dir(0))
 
 
+def test_long_steps_log_their_progress_to_the_run(finished_home: Path):
+    """The generate and held-out steps say how far they are in their Dagster run's log (the
+    UI's run page); each ends with its complete line."""
+    instance = Home(finished_home).instance()
+    messages: dict[str, list[list[str]]] = {"generate": [], "heldout": []}
+    for record in instance.get_run_records():
+        step = record.dagster_run.tags.get("coral/step")
+        if step in messages:
+            logs = instance.all_logs(record.dagster_run.run_id)
+            messages[step].append([e.user_message for e in logs if e.dagster_event is None])
+    assert len(messages["generate"]) == 2
+    for run in messages["generate"]:
+        lines = [m for m in run if m.startswith("generated (")]
+        assert lines and "/" in lines[-1] and "(100%" in lines[-1], run
+    (heldout,) = messages["heldout"]
+    done = [m for m in heldout if m.startswith("held-out: generated (") and "(100%" in m]
+    assert len(done) == 1, heldout
+    # "held-out: generated (4 methods x P problems x n) N/N samples (100%, ...)"
+    total = int(done[0].split(") ")[1].split("/")[0])
+    assert f"held-out: testing {total} candidates in the sandbox" in heldout
+
+
 def test_every_partition_materialized_once_and_every_adapter_trained_once(finished_home: Path):
     home = Home(finished_home)
     instance = home.instance()
