@@ -7,7 +7,8 @@ train on the bundled train split's corpus, fitness comes from the bundled valida
 and the final generation's best genome, the base model (neutral knobs and the evolved knobs),
 a standard LoRA and the unchanged buggy program are judged on every QuixBugs program with the
 same budget (``heldout.samples_per_problem`` candidates each). For ``edit`` the *ceiling* is
-counted too: the programs some edit candidate fixes at all.
+counted too: the programs some edit candidate fixes at all, and the mean test pass rate a
+perfect ranking of the candidates would reach (greedy, and with distinct draws).
 
 Prints one table per run (fixed programs, pass@1, pass@5, pass@n, mean test pass rate with its
 95% CI) and the best validation fitness per generation. ``--json`` prints one JSON object
@@ -47,8 +48,24 @@ def run_config(base: dict[str, Any], quixbugs: Path, fmt: str, localization: str
     return config
 
 
-def ceiling(inputs) -> tuple[int, int]:
-    """(programs some edit candidate fixes, programs) on the held-out set."""
+def perfect_ranking(rates: dict[str, list[float]], n: int) -> tuple[float, float]:
+    """Mean test pass rate a perfect ranking of the candidates would reach with ``n`` samples per
+    program: ``(greedy, distinct)``. ``rates``: every candidate's pass rate per program (an empty
+    list: no candidate, every sample fails). Greedy: all ``n`` samples are the best candidate, so
+    a program scores ``max(rates)``; distinct: the ``n`` best candidates, the pool cycling when it
+    holds fewer than ``n`` (as ``draw_candidates`` does), a program scores their mean."""
+    greedy, distinct = [], []
+    for values in rates.values():
+        ranked = sorted(values, reverse=True)
+        greedy.append(ranked[0] if ranked else 0.0)
+        drawn = [ranked[i % len(ranked)] for i in range(n)] if ranked else [0.0]
+        distinct.append(sum(drawn) / len(drawn))
+    return sum(greedy) / len(greedy), sum(distinct) / len(distinct)
+
+
+def ceiling(inputs) -> dict[str, Any]:
+    """What the ``edit`` candidates allow on the held-out set at all: the programs some candidate
+    fixes, and the mean pass rate of a perfect ranking (``perfect_ranking``)."""
     from coral_dagster.benchmark.evaluator import Evaluator
     from coral_dagster.pipeline.heldout import pass_rate, required_tests
     from coral_dagster.pipeline.repair import repair_tasks
@@ -59,9 +76,16 @@ def ceiling(inputs) -> tuple[int, int]:
     names = [n for n in inputs.test_names if required[n]]
     tasks = repair_tasks(heldout, names, inputs.config.patch)
     items = [(n, c.program) for n in names for c in tasks[n].candidates]
-    results = evaluator.evaluate_many(items)
-    fixed = {r.problem for r in results if pass_rate(r, required[r.problem]) == 1.0}
-    return len(fixed), len(names)
+    rates: dict[str, list[float]] = {n: [] for n in names}
+    for result in evaluator.evaluate_many(items):
+        rates[result.problem].append(pass_rate(result, required[result.problem]))
+    greedy, distinct = perfect_ranking(rates, inputs.config.heldout.samples_per_problem)
+    return {
+        "fixable": sum(1 for values in rates.values() if values and max(values) == 1.0),
+        "programs": len(names),
+        "perfect_ranking_mean_pass_greedy": round(greedy, 4),
+        "perfect_ranking_mean_pass_distinct": round(distinct, 4),
+    }
 
 
 def evolve(home_dir: Path, config: dict, echo) -> dict:
@@ -83,14 +107,12 @@ def evolve(home_dir: Path, config: dict, echo) -> dict:
     result = store.read_record(HeldoutResult, plan.generation)
     summary = generation_table(genome_table(store))
     inputs = load_inputs(home.config())
-    top = None
-    if config["patch"]["format"] == "edit":
-        top = ceiling(inputs)
+    top = ceiling(inputs) if config["patch"]["format"] == "edit" else None
     return {
         "format": config["patch"]["format"],
         "localization": config["patch"]["localization"],
         "seconds": round(seconds, 1),
-        "ceiling": None if top is None else {"fixable": top[0], "programs": top[1]},
+        "ceiling": top,
         "generations": [
             {
                 "generation": int(r.generation),
@@ -124,6 +146,11 @@ def print_run(run: dict) -> None:
     if run["ceiling"]:
         c = run["ceiling"]
         print(f"ceiling: {c['fixable']}/{c['programs']} programs have a fixing edit candidate")
+        print(
+            "a perfect ranking of the candidates would reach a mean test pass rate of "
+            f"{c['perfect_ranking_mean_pass_greedy']:.3f} (greedy: the best candidate every "
+            f"sample), {c['perfect_ranking_mean_pass_distinct']:.3f} ({n} distinct draws)"
+        )
     print(
         f"{'method':36} {'fixed':>7} {'pass@1':>7} {'pass@5':>7} {f'pass@{n}':>7} "
         f"{'mean pass rate [95% CI]':>26}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
 import yaml
 
 from coral_dagster.domain.config import parse_config
@@ -31,3 +32,15 @@ def test_every_format_of_the_quixbugs_config_is_valid(tmp_path: Path):
             # distinct draws choose among edit candidates; free-text answers are sampled
             assert config.patch.draws == ("distinct" if fmt == "edit" else "independent")
             assert config.generation.bugfix == "best"
+
+
+def test_perfect_ranking_takes_the_best_candidates_and_cycles_a_small_pool():
+    bench = load_bench()
+    rates = {
+        "fixable": [0.2, 1.0, 0.5, 0.0],  # greedy 1.0; 3 distinct: (1.0 + 0.5 + 0.2) / 3
+        "small": [0.4, 0.1],  # greedy 0.4; 3 distinct cycle the pool: (0.4 + 0.1 + 0.4) / 3
+        "none": [],  # no candidate: every sample fails
+    }
+    greedy, distinct = bench.perfect_ranking(rates, 3)
+    assert greedy == pytest.approx((1.0 + 0.4 + 0.0) / 3)
+    assert distinct == pytest.approx((1.7 / 3 + 0.9 / 3 + 0.0) / 3)
