@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from coral_dagster.pipeline import layout
 from coral_dagster.pipeline.inputs import ExperimentInputs
-from coral_dagster.pipeline.progress import Emit, Progress
+from coral_dagster.pipeline.progress import Emit
 from coral_dagster.pipeline.records import GeneratedCode, GenomeRecord
 from coral_dagster.pipeline.repair import (
     PatchRequest,
@@ -83,12 +83,6 @@ def generate_batch(
     config = inputs.config
     tasks = repair_tasks(inputs.problem_set, inputs.validation_names, config.patch)
     requests = [r for g in genomes for r in patch_requests(g, inputs)]
-    generated = Progress(
-        f"generated ({len(genomes)} genomes x {len(inputs.validation_names)} problems x "
-        f"{config.generation.samples_per_problem})",
-        sum(r.samples for r in requests),
-        report,
-    )
     started = time.perf_counter()
     with adapters_loaded(generator, store, [g.adapter_key for g in genomes], adapter_cache):
         outputs = generate_patches(
@@ -97,7 +91,9 @@ def generate_batch(
             tasks,
             config.patch,
             config.generation.batch_size,
-            progress=generated.update,
+            report=report,
+            label=f"generated ({len(genomes)} genomes x {len(inputs.validation_names)} "
+            f"problems x {config.generation.samples_per_problem})",
         )
     share = (time.perf_counter() - started) / max(len(genomes), 1)
     per_genome = len(inputs.validation_names)

@@ -38,7 +38,7 @@ from coral_dagster.domain.heldout import compare_methods, summarize_method
 from coral_dagster.pipeline.adapters import ensure_adapter
 from coral_dagster.pipeline.generation import adapters_loaded
 from coral_dagster.pipeline.inputs import ExperimentInputs
-from coral_dagster.pipeline.progress import Emit, Progress
+from coral_dagster.pipeline.progress import Emit
 from coral_dagster.pipeline.records import HeldoutResult, Population, TopGenome
 from coral_dagster.pipeline.repair import PatchRequest, generate_patches, repair_tasks, sample_seed
 from coral_dagster.pipeline.statistics import genome_table, pareto_front
@@ -105,7 +105,8 @@ def evaluate_heldout(
     """Evaluate every method on the held-out problems; summaries and paired comparisons.
 
     ``evaluator`` runs the held-out problem set (``inputs.heldout_set``); ``report`` gets
-    progress lines (``pipeline.progress``) while the candidates are generated and tested."""
+    progress lines (``pipeline.progress``) while the candidates are generated, and one line
+    before they go to the sandbox."""
     config = inputs.config
     n = config.heldout.samples_per_problem
     best = top_genomes(store, generation, config.heldout.top_genomes)
@@ -150,11 +151,6 @@ def evaluate_heldout(
         for name in names
     ]
     adapter_keys = [akey for _, akey, _ in methods if akey is not None]
-    generated = Progress(
-        f"held-out: generated ({len(methods)} methods x {len(names)} problems x {n})",
-        len(requests) * n,
-        report,
-    )
     with adapters_loaded(generator, store, adapter_keys, adapter_cache):
         outputs = generate_patches(
             generator,
@@ -162,7 +158,8 @@ def evaluate_heldout(
             tasks,
             config.patch,
             config.generation.batch_size,
-            progress=generated.update,
+            report=report,
+            label=f"held-out: generated ({len(methods)} methods x {len(names)} problems x {n})",
         )
     flat = [(r, o) for r, samples in zip(requests, outputs, strict=True) for o in samples]
     if report is not None:

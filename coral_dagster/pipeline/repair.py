@@ -28,7 +28,7 @@ from __future__ import annotations
 import textwrap
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,9 +39,8 @@ from coral_dagster.benchmark.problems import ProblemSet
 from coral_dagster.domain.config import PatchConfig
 from coral_dagster.domain.genome import CheapKnobs
 from coral_dagster.domain.hashing import content_hash
+from coral_dagster.pipeline.progress import Emit, Progress
 from coral_dagster.pipeline.records import PatchOutput
-
-SampleProgress = Callable[[int, int], None]  # (samples done, samples in all)
 
 if TYPE_CHECKING:  # the model layer (torch) is imported where used
     from coral_dagster.model.generation import PatchGenerator
@@ -169,17 +168,23 @@ def generate_patches(
     tasks: dict[str, RepairTask],
     patch: PatchConfig,
     batch_size: int,
-    progress: SampleProgress | None = None,
+    report: Emit | None = None,
+    label: str = "generated",
 ) -> list[list[PatchOutput]]:
     """One ``PatchOutput`` per sample of each request, in request order (see the module doc).
 
-    ``progress(done, total)`` counts samples (``total = sum(r.samples)``); in ``edit`` format a
-    request's samples are done when its (problem, adapter) candidates are scored."""
+    ``report`` gets progress lines (``pipeline.progress``) headed ``label``, counting samples;
+    in ``edit`` format a request's samples are done when its (problem, adapter) candidates are
+    scored."""
+    progress = Progress(label, sum(r.samples for r in requests), report)
     if patch.format == "function":
-        return _function_patches(generator, requests, tasks, batch_size, progress)
-    if patch.format == "line":
-        return _line_patches(generator, requests, tasks, patch, batch_size, progress)
-    return _edit_patches(generator, requests, tasks, patch, batch_size, progress)
+        out = _function_patches(generator, requests, tasks, batch_size, progress.update)
+    elif patch.format == "line":
+        out = _line_patches(generator, requests, tasks, patch, batch_size, progress.update)
+    else:
+        out = _edit_patches(generator, requests, tasks, patch, batch_size, progress.update)
+    progress.update(progress.total)  # the complete line, also when nothing was asked for
+    return out
 
 
 def _samples(requests: Sequence[PatchRequest]) -> list[tuple[int, int, str, int]]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+
 import pytest
 
 from coral_dagster.benchmark.problems import load_problem_set
@@ -9,6 +12,8 @@ from coral_dagster.domain.config import PatchConfig
 from coral_dagster.domain.genome import CheapKnobs
 from coral_dagster.model.base_model import resolve_base_model
 from coral_dagster.model.generation import PatchGenerator
+from coral_dagster.pipeline import repair
+from coral_dagster.pipeline.progress import Progress
 from coral_dagster.pipeline.repair import (
     PatchRequest,
     answer_text,
@@ -120,21 +125,48 @@ def test_line_answers_become_programs_or_reasons(bundled, generator):
                 compile(o.program, "candidate", "exec")
 
 
+def progress_counts(lines: list[str], label: str) -> list[tuple[int, int]]:
+    """(done, total) of each progress line ``<label> done/total samples (...)``."""
+    assert all(line.startswith(f"{label} ") for line in lines), lines
+    counts = [line[len(label) + 1 :].split()[0].split("/") for line in lines]
+    return [(int(done), int(total)) for done, total in counts]
+
+
 @pytest.mark.parametrize("fmt", ["function", "line", "edit"])
-def test_progress_counts_every_sample_once_in_every_format(bundled, generator, fmt):
+def test_progress_counts_every_sample_once_in_every_format(bundled, generator, fmt, monkeypatch):
+    # a line at every update (no throttling), so each count the format reports is seen
+    monkeypatch.setattr(repair, "Progress", functools.partial(Progress, every_seconds=0.0))
     patch = PatchConfig(format=fmt)
     tasks = repair_tasks(bundled, NAMES, patch)
     requests = [PatchRequest(f"r{n}", n, None, SAMPLING, 9, 2) for n in NAMES]
     # two requests of one (problem, adapter): edit scores its candidates once for both
     requests.append(PatchRequest("again", NAMES[0], None, GREEDY, 4, 3))
-    calls: list[tuple[int, int]] = []
-    generate_patches(
-        generator, requests, tasks, patch, 4, progress=lambda d, t: calls.append((d, t))
-    )
-    assert calls, "no progress reported"
-    assert {t for _, t in calls} == {2 * len(NAMES) + 3}
-    assert [d for d, _ in calls] == sorted(d for d, _ in calls)  # never goes back
-    assert calls[-1] == (2 * len(NAMES) + 3, 2 * len(NAMES) + 3)
+    lines: list[str] = []
+    generate_patches(generator, requests, tasks, patch, 4, report=lines.append, label="gen")
+    counts = progress_counts(lines, "gen")
+    total = 2 * len(NAMES) + 3
+    assert {t for _, t in counts} == {total}
+    done = [d for d, _ in counts]
+    assert done == sorted(set(done)) and done[-1] == total  # rising, never repeated
+    assert sum("(100%" in line for line in lines) == 1
+
+
+def test_a_problem_without_edit_candidates_fails_its_samples_and_still_counts(bundled, generator):
+    patch = PatchConfig(format="edit")
+    tasks = repair_tasks(bundled, NAMES[:2], patch)
+    tasks[NAMES[0]] = dataclasses.replace(tasks[NAMES[0]], candidates=())
+    requests = [PatchRequest(f"r{n}", n, None, SAMPLING, 9, 3) for n in NAMES[:2]]
+    lines: list[str] = []
+    outputs = generate_patches(generator, requests, tasks, patch, 4, report=lines.append)
+    assert [(o.program, o.failure) for o in outputs[0]] == [(None, "no edit candidates")] * 3
+    assert all(o.program is not None and o.failure == "" for o in outputs[1])
+    assert progress_counts(lines, "generated") == [(6, 6)]
+
+
+def test_nothing_asked_still_ends_with_the_complete_line(bundled, generator):
+    lines: list[str] = []
+    assert generate_patches(generator, [], {}, PatchConfig(format="edit"), 4, lines.append) == []
+    assert lines == ["generated 0/0 samples"]
 
 
 def test_an_unchanged_task_list_is_reproducible(bundled):
