@@ -23,8 +23,9 @@ programs (pass@n) keep their meaning.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,13 +35,26 @@ from coral_dagster.benchmark.evaluator import CandidateResult, Evaluator
 from coral_dagster.benchmark.problems import ProblemSet
 from coral_dagster.domain.genome import CheapKnobs, HeavyGenes
 from coral_dagster.domain.hashing import adapter_key as make_adapter_key
+from coral_dagster.domain.hashing import content_hash
 from coral_dagster.domain.heldout import compare_methods, summarize_method
 from coral_dagster.pipeline.adapters import ensure_adapter
 from coral_dagster.pipeline.generation import adapters_loaded
 from coral_dagster.pipeline.inputs import ExperimentInputs
-from coral_dagster.pipeline.progress import Emit
-from coral_dagster.pipeline.records import HeldoutResult, Population, TopGenome
-from coral_dagster.pipeline.repair import PatchRequest, generate_patches, repair_tasks, sample_seed
+from coral_dagster.pipeline.progress import Emit, Progress
+from coral_dagster.pipeline.records import (
+    HeldoutResult,
+    HeldoutSamples,
+    PatchOutput,
+    Population,
+    TopGenome,
+)
+from coral_dagster.pipeline.repair import (
+    PatchRequest,
+    RepairTask,
+    generate_patches,
+    repair_tasks,
+    sample_seed,
+)
 from coral_dagster.pipeline.statistics import genome_table, pareto_front
 from coral_dagster.pipeline.store import ArtifactStore
 
@@ -88,6 +102,64 @@ def pass_rate(result: CandidateResult, required: Sequence[int]) -> float:
     """Fraction of the required tests the candidate passes (1.0: the program is fixed)."""
     passed = {t.index for t in result.tests if t.verdict == "pass"}
     return len(passed & set(required)) / len(required)
+
+
+def sample_key(inputs: ExperimentInputs, request: PatchRequest, task: RepairTask) -> str:
+    """SHA-256 of everything a held-out request's samples depend on: the base model, prompt
+    template, generation and patch settings (``evaluation_fingerprint``), the model config, the
+    adapter, knobs, seed and sample count, and the problem as the model sees it."""
+    return content_hash(
+        {
+            "base_model": inputs.key_context.base_model_id,
+            "evaluation": inputs.key_context.evaluation_fingerprint,
+            "model": inputs.config.model.model_dump(mode="json"),
+            "adapter": request.adapter_name,
+            "knobs": request.knobs.to_dict(),
+            "seed": request.seed,
+            "samples": request.samples,
+            "problem": inputs.heldout_set.problems[request.problem].fingerprint(),
+            "place": None if task.place is None else asdict(task.place),
+            "candidates": [c.answer for c in task.candidates],
+        }
+    )
+
+
+def stored_or_generated(
+    store: ArtifactStore,
+    requests: Sequence[PatchRequest],
+    keys: Sequence[str],
+    generate: Callable[[list[PatchRequest]], list[list[PatchOutput]]],
+    progress: Progress,
+    loaded: Callable[[], AbstractContextManager[object]],
+) -> list[list[PatchOutput]]:
+    """Each request's samples: read from ``HeldoutSamples`` where an earlier attempt stored
+    them, else generated one problem at a time (all methods of a problem in one call, so
+    methods sharing an adapter share its work) and stored at once. ``loaded()`` is entered
+    only when something is generated."""
+    outputs: list[list[PatchOutput] | None] = [
+        list(store.read_record(HeldoutSamples, k).outputs)
+        if store.has_record(HeldoutSamples, k)
+        else None
+        for k in keys
+    ]
+    done = sum(r.samples for r, o in zip(requests, outputs, strict=True) if o is not None)
+    missing: dict[str, list[int]] = {}
+    for i, (r, o) in enumerate(zip(requests, outputs, strict=True)):
+        if o is None:
+            missing.setdefault(r.problem, []).append(i)
+    progress.skip(done)
+    if missing:
+        with loaded():
+            for chunk in missing.values():
+                generated = generate([requests[i] for i in chunk])
+                for i, samples in zip(chunk, generated, strict=True):
+                    record = HeldoutSamples(keys[i], requests[i].request_id, tuple(samples))
+                    store.write_record(record, keys[i])
+                    outputs[i] = samples
+                    done += requests[i].samples
+                progress.update(done)
+    progress.update(progress.total)
+    return [o for o in outputs if o is not None]
 
 
 def evaluate_heldout(
@@ -151,16 +223,20 @@ def evaluate_heldout(
         for name in names
     ]
     adapter_keys = [akey for _, akey, _ in methods if akey is not None]
-    with adapters_loaded(generator, store, adapter_keys, adapter_cache):
-        outputs = generate_patches(
-            generator,
-            requests,
-            tasks,
-            config.patch,
-            config.generation.batch_size,
-            report=report,
-            label=f"held-out: generated ({len(methods)} methods x {len(names)} problems x {n})",
-        )
+    outputs = stored_or_generated(
+        store,
+        requests,
+        [sample_key(inputs, r, tasks[r.problem]) for r in requests],
+        lambda chunk: generate_patches(
+            generator, chunk, tasks, config.patch, config.generation.batch_size
+        ),
+        Progress(
+            f"held-out: generated ({len(methods)} methods x {len(names)} problems x {n})",
+            len(requests) * n,
+            report,
+        ),
+        loaded=lambda: adapters_loaded(generator, store, adapter_keys, adapter_cache),
+    )
     flat = [(r, o) for r, samples in zip(requests, outputs, strict=True) for o in samples]
     if report is not None:
         report(f"held-out: testing {len(flat)} candidates in the sandbox")

@@ -15,6 +15,8 @@ Layout under the store's root::
     generated/<genome_key>.json          raw output + candidate program per validation problem
     scores/<genome_key>.json             per-test verdicts and objective scores
     heldout/g0001.json                   held-out evaluation of the final generation
+    heldout_samples/<sample_key>.json    one method's samples on one held-out problem, kept
+                                         as generated (an interrupted evaluation resumes)
     reports/g0000/                       evolution report: report.json, report.md, PNG plots
     training_log.jsonl                   a line per adapter training (exactly-once audit)
 """
@@ -71,6 +73,10 @@ def scores(genome_key: str) -> str:
 
 def heldout(generation: int) -> str:
     return f"heldout/{generation_key(generation)}.json"
+
+
+def heldout_samples(sample_key: str) -> str:
+    return f"heldout_samples/{sample_key}.json"
 
 
 def report_dir(generation: int) -> str:

@@ -3,9 +3,10 @@
 flooding the run log.
 
 ``Progress("held-out: generated", total=3200, emit=context.log.info).update(done)`` emits
-``held-out: generated 640/3200 samples (20%, 95 s, about 380 s left)``; the estimate is linear:
-``elapsed * (total - done) / done``. The stage passes ``emit`` (the asset passes Dagster's
-``context.log.info``, so the UI's run log shows it); this module knows nothing of Dagster.
+``held-out: generated 640/3200 samples (20%, 95 s, about 380 s left)``; the estimate is linear
+in the units done in this attempt (``skip`` sets aside those an earlier attempt finished). The
+stage passes ``emit`` (the asset passes Dagster's ``context.log.info``, so the UI's run log
+shows it); this module knows nothing of Dagster.
 """
 
 from __future__ import annotations
@@ -34,16 +35,28 @@ class Progress:
         self.label, self.total, self.unit = label, total, unit
         self.emit, self.every_seconds, self.clock = emit, every_seconds, clock
         self.started = clock()
+        self.skipped = 0  # units done before this attempt (not in the time estimate)
         self.last_emitted: float | None = None
         self.finished = False
 
+    def skip(self, done: int) -> None:
+        """``done`` units were finished by an earlier attempt: say so, and time from now."""
+        if not 0 <= done <= self.total:
+            raise ValueError(f"progress {self.label!r}: done {done} outside 0..{self.total}")
+        self.skipped, self.started = done, self.clock()
+        if done and self.emit is not None:
+            self.emit(f"{self.label}: {done} {self.unit} stored by an earlier attempt")
+
     def line(self, done: int) -> str:
+        """``<label> done/total <unit> (pct%, elapsed s, about N s left)``; the estimate is
+        ``elapsed * (total - done) / (done - skipped)``."""
         elapsed = self.clock() - self.started
         text = f"{self.label} {done}/{self.total} {self.unit}"
         if self.total:
             text += f" ({100 * done // self.total}%, {elapsed:.0f} s"
-            if 0 < done < self.total:
-                text += f", about {elapsed * (self.total - done) / done:.0f} s left"
+            if self.skipped < done < self.total:
+                left = elapsed * (self.total - done) / (done - self.skipped)
+                text += f", about {left:.0f} s left"
             text += ")"
         return text
 

@@ -400,6 +400,38 @@ class TopGenome:
 
 
 @dataclass(frozen=True)
+class HeldoutSamples:
+    """One held-out request's samples (a method on a problem), written as soon as they are
+    generated, so an interrupted held-out evaluation resumes without generating them again.
+    ``sample_key``: SHA-256 of everything the samples depend on (``pipeline.heldout``)."""
+
+    kind: ClassVar[str] = "held-out samples"
+    sample_key: str
+    request_id: str
+    outputs: tuple[PatchOutput, ...]
+
+    @staticmethod
+    def relpath(sample_key: str) -> str:
+        return layout.heldout_samples(sample_key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sample_key": self.sample_key,
+            "request_id": self.request_id,
+            "outputs": [o.to_dict() for o in self.outputs],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> HeldoutSamples:
+        check_keys(data, ("sample_key", "request_id", "outputs"), cls.kind)
+        return cls(
+            sample_key=data["sample_key"],
+            request_id=data["request_id"],
+            outputs=tuple(PatchOutput.from_dict(o) for o in data["outputs"]),
+        )
+
+
+@dataclass(frozen=True)
 class HeldoutResult:
     """The ``heldout_evaluation`` asset: every method's summary on the held-out problems."""
 

@@ -52,3 +52,16 @@ def test_without_emit_nothing_is_printed_but_counts_are_still_checked():
     progress.update(4, 4)
     with pytest.raises(ValueError):
         progress.update(5)
+
+
+def test_units_of_an_earlier_attempt_are_said_and_left_out_of_the_estimate():
+    clock, lines = Clock(), []
+    progress = Progress("held-out: generated", 100, lines.append, every_seconds=10, clock=clock)
+    clock.now += 50  # loading what an earlier attempt stored
+    progress.skip(60)
+    assert lines == ["held-out: generated: 60 samples stored by an earlier attempt"]
+    clock.now += 10
+    progress.update(70)  # 10 in 10 s: 30 left take about 30 s
+    assert lines[-1] == "held-out: generated 70/100 samples (70%, 10 s, about 30 s left)"
+    with pytest.raises(ValueError, match=r"done 101 outside 0\.\.100"):
+        progress.skip(101)
