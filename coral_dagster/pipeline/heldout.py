@@ -56,7 +56,7 @@ from coral_dagster.pipeline.repair import (
     sample_seed,
 )
 from coral_dagster.pipeline.statistics import genome_table, pareto_front
-from coral_dagster.pipeline.store import ArtifactStore
+from coral_dagster.pipeline.store import ArtifactCorrupt, ArtifactStore
 
 if TYPE_CHECKING:  # the model layer is imported where used (fast start of model-free runs)
     from coral_dagster.model.base_model import ResolvedBaseModel
@@ -135,13 +135,17 @@ def stored_or_generated(
     """Each request's samples: read from ``HeldoutSamples`` where an earlier attempt stored
     them, else generated one problem at a time (all methods of a problem in one call, so
     methods sharing an adapter share its work) and stored at once. ``loaded()`` is entered
-    only when something is generated."""
-    outputs: list[list[PatchOutput] | None] = [
-        list(store.read_record(HeldoutSamples, k).outputs)
-        if store.has_record(HeldoutSamples, k)
-        else None
-        for k in keys
-    ]
+    only when something is generated. A stored record that fails verification is said (the
+    file and why) and generated again, as any damaged derived artifact is."""
+    outputs: list[list[PatchOutput] | None] = [None] * len(keys)
+    for i, k in enumerate(keys):
+        if not store.has_record(HeldoutSamples, k):
+            continue
+        try:
+            outputs[i] = list(store.read_record(HeldoutSamples, k).outputs)
+        except ArtifactCorrupt as err:
+            if progress.emit is not None:
+                progress.emit(f"{progress.label}: {err}; generating them again")
     done = sum(r.samples for r, o in zip(requests, outputs, strict=True) if o is not None)
     missing: dict[str, list[int]] = {}
     for i, (r, o) in enumerate(zip(requests, outputs, strict=True)):

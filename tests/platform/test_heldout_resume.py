@@ -52,6 +52,11 @@ def test_a_resumed_heldout_evaluation_generates_only_the_missing_samples(
     assert len(lost) == methods + 1
     for key in lost:
         store.path(HeldoutSamples.relpath(key)).unlink()
+    # and one hand-damaged record: said, then generated again
+    damaged = next(k for k in records if k not in lost)
+    path = store.path(HeldoutSamples.relpath(damaged))
+    path.write_text(path.read_text()[:-40])
+    lost.add(damaged)
 
     base = resolve_base_model(config.model.base_model, model_cache)
     generator = CountingGenerator(PatchGenerator(base))
@@ -77,6 +82,7 @@ def test_a_resumed_heldout_evaluation_generates_only_the_missing_samples(
         line.endswith(f": {(len(records) - len(lost)) * n} samples stored by an earlier attempt")
         for line in lines
     ), lines
+    assert any(str(path) in line and "generating them again" in line for line in lines), lines
     # the stored record keeps 12 decimals
     assert [
         (s.method, s.fully_fixed_problems, round(s.mean_pass_rate, 9)) for s in result.summaries
