@@ -56,6 +56,7 @@ def adapters(
             "trainable_params": training.trainable_params,
             "loss_curve": MetadataValue.json(list(training.losses)),
             "final_loss": training.losses[-1] if training.losses else float("nan"),
+            "ranking_loss_curve": MetadataValue.json(list(training.ranking_losses)),
             "tokens_per_second": training.tokens_per_second,
             "seconds": training.seconds,
             "checksums": MetadataValue.json(

@@ -359,6 +359,16 @@ class TrainingConfig(_Section):
     gradient_accumulation: int = Field(1, ge=1, le=4096)
     max_length: int = Field(512, ge=32, le=131_072)
     seed: int = Field(0, ge=0, le=MAX_SEED)
+    ranking_weight: float = Field(
+        0.0,
+        ge=0.0,
+        le=100.0,
+        description="line/edit patches: weight of the ranking loss that orders the fix above "
+        "other single edits of its line (0: language-model loss only)",
+    )
+    ranking_negatives: int = Field(
+        8, ge=1, le=1000, description="ranking loss: wrong edits ranked against each fix"
+    )
 
     @model_validator(mode="after")
     def _budget(self) -> TrainingConfig:
@@ -449,6 +459,15 @@ class ExperimentConfig(_Section):
     patch: PatchConfig = PatchConfig()
     corpus: CorpusConfig = CorpusConfig()
     execution: ExecutionConfig = ExecutionConfig()
+
+    @model_validator(mode="after")
+    def _ranking_needs_lines(self) -> ExperimentConfig:
+        if self.training.ranking_weight > 0 and self.patch.format == "function":
+            raise ValueError(
+                "training.ranking_weight: the ranking loss orders line edits, it needs "
+                "patch.format line or edit (got function)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _elites(self) -> ExperimentConfig:

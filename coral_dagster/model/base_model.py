@@ -352,3 +352,15 @@ def load_model_and_tokenizer(
     )
     model.eval()
     return model, load_tokenizer(resolved)
+
+
+def stop_token_ids(model: Any, tokenizer: Any) -> frozenset[int]:
+    """The tokens that end an answer: the tokenizer's eos and the model's configured eos ids
+    (generation stops at them; scoring and the ranking loss cut responses after the first)."""
+    ids = {tokenizer.eos_token_id}
+    configured = model.generation_config.eos_token_id
+    ids |= set(configured) if isinstance(configured, (list, tuple)) else {configured}
+    ids.discard(None)
+    if not ids:
+        raise ValueError(f"model {model.name_or_path}: no eos token to stop an answer at")
+    return frozenset(int(i) for i in ids)

@@ -36,7 +36,11 @@ from peft import PeftModel
 from transformers import DynamicCache
 
 from coral_dagster.domain.genome import CheapKnobs
-from coral_dagster.model.base_model import ResolvedBaseModel, load_model_and_tokenizer
+from coral_dagster.model.base_model import (
+    ResolvedBaseModel,
+    load_model_and_tokenizer,
+    stop_token_ids,
+)
 from coral_dagster.model.extraction import extract_program
 from coral_dagster.model.prompts import LineTask, encode_line_prompt, encode_prompt
 
@@ -223,18 +227,9 @@ class PatchGenerator:
         self.model, self.tokenizer = load_model_and_tokenizer(base, device=device, dtype=dtype)
         self.device = next(self.model.parameters()).device
         self.config = self.model.config
-        self.stop_token_ids = self._stop_token_ids()
+        self.stop_token_ids = stop_token_ids(self.model, self.tokenizer)
         self._adapter_dirs: dict[str, Path] = {}
         self._dora_adapters: set[str] = set()
-
-    def _stop_token_ids(self) -> frozenset[int]:
-        ids = {self.tokenizer.eos_token_id}
-        configured = self.model.generation_config.eos_token_id
-        ids |= set(configured) if isinstance(configured, (list, tuple)) else {configured}
-        ids.discard(None)
-        if not ids:
-            raise ValueError(f"base model {self.base.path}: no eos token to stop generation at")
-        return frozenset(int(i) for i in ids)
 
     @property
     def adapter_names(self) -> tuple[str, ...]:

@@ -16,6 +16,16 @@ only the replacement line(s) of the marked place). A plain torch loop, readable 
 - AdamW at ``genes.learning_rate`` (no weight decay, constant rate), gradients clipped to norm
   ``MAX_GRAD_NORM``; ``max_steps`` optimizer steps, or ``ceil(epochs * examples / per_step)``.
 
+Ranking loss (``training.ranking_weight`` w > 0; ``edit`` patches choose among candidates by
+their score, so the adapter is also taught to order them): a ``LineTrainingExample`` with
+``negatives`` (other single edits of its marked line, which do not fix it) is scored as the
+``edit`` format scores candidates (``model.scoring``): ``s_0`` for its answer, ``s_1 .. s_K`` for
+the negatives, each the response's log-likelihood per token (``score="mean"``) or in total
+(``"sum"``), with one prompt prefill shared by the K + 1 responses. Its ranking loss is the
+listwise softmax cross-entropy ``l = -log(exp(s_0) / sum_j exp(s_j))`` (nats; log(K + 1) when
+the model cannot tell them apart, 0 when the answer wins outright). Step loss = the token mean
+above + ``w * mean(l)`` over the step's examples with negatives. Ranking rows are not truncated.
+
 ``torch.manual_seed(config.seed)`` (inside ``fork_rng``, so the caller's RNG is untouched) fixes
 the LoRA initialisation and dropout: on CPU two runs give bitwise-identical adapter weights.
 """
@@ -28,16 +38,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from peft import LoraConfig, TaskType, get_peft_model
 from torch import nn
+from transformers import DynamicCache
 
 from coral_dagster.domain.config import TrainingConfig
 from coral_dagster.domain.genome import ADAPTER_TYPES, HeavyGenes
-from coral_dagster.model.base_model import ResolvedBaseModel, load_model_and_tokenizer
+from coral_dagster.model.base_model import (
+    ResolvedBaseModel,
+    load_model_and_tokenizer,
+    stop_token_ids,
+)
 from coral_dagster.model.prompts import (
     LineTask,
     encode_line_training_example,
@@ -77,10 +92,13 @@ class TrainingExample:
 @dataclass(frozen=True)
 class LineTrainingExample:
     """One ``line``-format example: ``task`` (program + marked place) and ``answer``, the exact
-    response text (``prompts.line_response_text`` or ``prompts.numbered_response_text``)."""
+    response text (``prompts.line_response_text`` or ``prompts.numbered_response_text``);
+    ``negatives``: wrong answers in the same form, which the ranking loss ranks below
+    ``answer`` (empty: the example has no ranking term)."""
 
     task: LineTask
     answer: str
+    negatives: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -93,12 +111,15 @@ AnyExample = TrainingExample | LineTrainingExample
 @dataclass
 class TrainingReport:
     """What one training run did. ``losses``: one value per optimizer step (mean token
-    cross-entropy, nats); ``tokens_per_second``: non-padding tokens processed / ``seconds``
-    (the training loop only, without model loading)."""
+    cross-entropy, nats); ``ranking_losses``: per step, the mean ranking loss of its examples
+    with negatives (nats; empty when the ranking loss is off); ``tokens_per_second``:
+    non-padding tokens processed / ``seconds`` (the training loop only, without model
+    loading; ranking rows not counted)."""
 
     trainable_params: int
     total_params: int
     losses: list[float]
+    ranking_losses: list[float]
     tokens_per_second: float
     seconds: float
     steps: int
@@ -111,9 +132,13 @@ class TrainingReport:
 
 @dataclass(frozen=True)
 class EncodedExample:
+    """``ranked``: (prompt ids, response ids of the answer then of each negative, each cut
+    after its first stop token) for the ranking loss; None without negatives."""
+
     input_ids: list[int]
     labels: list[int]
     truncated: bool
+    ranked: tuple[list[int], tuple[list[int], ...]] | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -179,10 +204,18 @@ def lora_config(genes: HeavyGenes) -> LoraConfig:
 # Data
 
 
-def encode_example(tokenizer: Any, example: AnyExample, max_length: int) -> EncodedExample:
-    """Prompt + response ids truncated to ``max_length``; labels -100 on the prompt.
+def encode_example(
+    tokenizer: Any,
+    example: AnyExample,
+    max_length: int,
+    stop_ids: frozenset[int] = frozenset(),
+) -> EncodedExample:
+    """Prompt + response ids truncated to ``max_length``; labels -100 on the prompt; for a line
+    example with negatives, its ranking rows (responses cut after the first of ``stop_ids``,
+    as ``model.scoring`` scores them).
 
-    Raises ``ValueError`` naming the example when its prompt leaves no response token.
+    Raises ``ValueError`` naming the example when its prompt leaves no response token, or when
+    it has negatives and no ``stop_ids`` are given.
     """
     if isinstance(example, LineTrainingExample):
         prompt_ids, response_ids = encode_line_training_example(
@@ -201,10 +234,21 @@ def encode_example(tokenizer: Any, example: AnyExample, max_length: int) -> Enco
         )
     input_ids = (prompt_ids + response_ids)[:max_length]
     labels = ([IGNORE_INDEX] * len(prompt_ids) + response_ids)[:max_length]
+    ranked = None
+    if isinstance(example, LineTrainingExample) and example.negatives:
+        if not stop_ids:
+            raise ValueError(f"training example {example.name!r}: ranking rows need stop ids")
+        rows = []
+        for answer in (example.answer, *example.negatives):
+            _, ids = encode_line_training_example(tokenizer, example.task, answer)
+            stop = next((k for k, i in enumerate(ids) if i in stop_ids), len(ids) - 1)
+            rows.append(ids[: stop + 1])
+        ranked = (prompt_ids, tuple(rows))
     return EncodedExample(
         input_ids=input_ids,
         labels=labels,
         truncated=len(prompt_ids) + len(response_ids) > max_length,
+        ranked=ranked,
     )
 
 
@@ -254,21 +298,29 @@ def train_adapter(
     device: str = "auto",
     progress: ProgressCallback | None = None,
     dtype: str = "auto",
+    ranking_score: Literal["mean", "sum"] = "mean",
 ) -> TrainingReport:
     """Train one adapter and save it to ``out_dir`` (adapter_config.json,
-    adapter_model.safetensors). ``progress(step, total_steps, loss)`` is called per step."""
+    adapter_model.safetensors). ``progress(step, total_steps, loss)`` is called per step.
+    ``ranking_score``: the candidate score the ranking loss orders (``patch.candidate_score``);
+    examples' negatives are ranked only when ``config.ranking_weight > 0``."""
     if not examples:
         raise ValueError("train_adapter: no training examples")
     model, tokenizer = load_model_and_tokenizer(base, device=device, dtype=dtype)
     try:
         validate_genes(model, genes)
-        encoded = [encode_example(tokenizer, e, config.max_length) for e in examples]
+        stops = stop_token_ids(model, tokenizer)
+        if config.ranking_weight == 0:
+            examples = [_without_negatives(e) for e in examples]
+        encoded = [encode_example(tokenizer, e, config.max_length, stops) for e in examples]
         torch_device = next(model.parameters()).device
         cuda_devices = [torch_device.index or 0] if torch_device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(config.seed)
             peft_model = get_peft_model(model, lora_config(genes))
-            report = _training_loop(peft_model, tokenizer, encoded, config, genes, progress)
+            report = _training_loop(
+                peft_model, tokenizer, encoded, config, genes, progress, ranking_score
+            )
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         peft_model.save_pretrained(out_dir)
@@ -283,6 +335,63 @@ def train_adapter(
             torch.cuda.empty_cache()
 
 
+def _without_negatives(example: AnyExample) -> AnyExample:
+    if isinstance(example, LineTrainingExample) and example.negatives:
+        return LineTrainingExample(example.task, example.answer)
+    return example
+
+
+def ranking_scores(
+    model: nn.Module,
+    prompt_ids: Sequence[int],
+    responses: Sequence[Sequence[int]],
+    score: Literal["mean", "sum"],
+) -> torch.Tensor:
+    """[len(responses)] scores (log-likelihood per token, or total) of each response to the
+    prompt, differentiable: one prompt forward fills a cache, expanded over the right-padded
+    responses for one more forward (as ``model.scoring.score_responses``, with gradients)."""
+    device = next(model.parameters()).device
+    cache = DynamicCache(config=model.config)
+    first = model(
+        input_ids=torch.tensor([list(prompt_ids)], dtype=torch.long, device=device),
+        cache=cache,
+        use_cache=True,
+        logits_to_keep=1,
+    ).logits[0, -1]
+    first_logp = torch.log_softmax(first.float(), dim=-1)
+    batch, n_prompt = len(responses), len(prompt_ids)
+    width = max(len(r) for r in responses) - 1
+    totals = first_logp[torch.tensor([r[0] for r in responses], device=device)]
+    if width > 0:
+        input_ids = torch.zeros((batch, width), dtype=torch.long)
+        targets = torch.zeros((batch, width), dtype=torch.long)
+        mask = torch.zeros((batch, width), dtype=torch.bool)
+        for row, ids in enumerate(responses):
+            input_ids[row, : len(ids) - 1] = torch.tensor(list(ids[:-1]))
+            targets[row, : len(ids) - 1] = torch.tensor(list(ids[1:]))
+            mask[row, : len(ids) - 1] = True
+        expanded = DynamicCache(
+            ddp_cache_data=[
+                (layer.keys.expand(batch, -1, -1, -1), layer.values.expand(batch, -1, -1, -1))
+                for layer in cache.layers
+            ],
+            config=model.config,
+        )
+        logits = model(
+            input_ids=input_ids.to(device),
+            attention_mask=torch.ones((batch, n_prompt + width), dtype=torch.long, device=device),
+            position_ids=torch.arange(n_prompt, n_prompt + width, device=device).expand(batch, -1),
+            cache=expanded,
+            use_cache=True,
+        ).logits
+        picked = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.to(device)[..., None])
+        totals = totals + (picked[..., 0] * mask.to(device)).sum(dim=1)
+    if score == "sum":
+        return totals
+    lengths = torch.tensor([len(r) for r in responses], dtype=torch.float32, device=device)
+    return totals / lengths
+
+
 def _training_loop(
     peft_model: nn.Module,
     tokenizer: Any,
@@ -290,6 +399,7 @@ def _training_loop(
     config: TrainingConfig,
     genes: HeavyGenes,
     progress: ProgressCallback | None,
+    ranking_score: Literal["mean", "sum"],
 ) -> TrainingReport:
     device = next(peft_model.parameters()).device
     trainable = [p for p in peft_model.parameters() if p.requires_grad]
@@ -301,6 +411,7 @@ def _training_loop(
 
     peft_model.train()
     losses: list[float] = []
+    ranking_losses: list[float] = []
     tokens = 0
     start = time.perf_counter()
     for step in range(steps):
@@ -327,6 +438,15 @@ def _training_loop(
             loss.backward()
             step_loss += float(loss.detach())
             tokens += int(attention_mask.sum())
+        ranked = [encoded[i].ranked for i in step_order if encoded[i].ranked is not None]
+        step_ranking = 0.0
+        for prompt_ids, responses in ranked:  # one example at a time: its rows share a prefill
+            scores = ranking_scores(peft_model, prompt_ids, responses, ranking_score)
+            ranking = F.cross_entropy(scores[None], torch.zeros(1, dtype=torch.long, device=device))
+            (config.ranking_weight * ranking / len(ranked)).backward()
+            step_ranking += float(ranking.detach()) / len(ranked)
+        if ranked:
+            ranking_losses.append(step_ranking)
         torch.nn.utils.clip_grad_norm_(trainable, MAX_GRAD_NORM)
         optimizer.step()
         losses.append(step_loss)
@@ -340,6 +460,7 @@ def _training_loop(
         trainable_params=sum(p.numel() for p in trainable),
         total_params=sum(p.numel() for p in peft_model.parameters()),
         losses=losses,
+        ranking_losses=ranking_losses,
         tokens_per_second=tokens / seconds if seconds > 0 else 0.0,
         seconds=seconds,
         steps=steps,

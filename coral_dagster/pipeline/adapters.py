@@ -6,6 +6,8 @@ use verifies it first, so a corrupted copy is retrained, never loaded.
 
 from __future__ import annotations
 
+import ast
+import random
 import tempfile
 import time
 from collections.abc import Sequence
@@ -14,12 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coral_dagster.benchmark.corpus import BugPair
+from coral_dagster.benchmark.localization import Hunk
 from coral_dagster.domain.genome import HeavyGenes
 from coral_dagster.pipeline import layout
 from coral_dagster.pipeline.corpus import as_pairs, load_corpus
 from coral_dagster.pipeline.inputs import ExperimentInputs
 from coral_dagster.pipeline.records import AdapterTraining
-from coral_dagster.pipeline.repair import answer_text
+from coral_dagster.pipeline.repair import answer_text, edit_candidates, sample_seed
 from coral_dagster.pipeline.store import ArtifactStore, write_record_file
 
 # The model layer imports torch/transformers/peft: 3.5 s of a fresh run's 5 s start-up
@@ -52,14 +55,42 @@ def training_examples(inputs: ExperimentInputs, pairs: Sequence[BugPair]) -> lis
             examples.append(TrainingExample(pair.program, pair.buggy_source, pair.fixed_source))
             continue
         lines = answer_text(pair.fixed_lines).splitlines()
+        negatives = ranking_negatives(pair, inputs)
         if patch.localization == "oracle":
             task = LineTask(pair.program, pair.buggy_source, pair.hunk_start, pair.hunk_count)
-            examples.append(LineTrainingExample(task, line_response_text(task, lines)))
+            examples.append(LineTrainingExample(task, line_response_text(task, lines), negatives))
         elif pair.hunk_count > 0:
             task = LineTask(pair.program, pair.buggy_source, None)
             answer = numbered_response_text(pair.hunk_start, lines)
-            examples.append(LineTrainingExample(task, answer))
+            examples.append(LineTrainingExample(task, answer, negatives))
     return examples
+
+
+def ranking_negatives(pair: BugPair, inputs: ExperimentInputs) -> tuple[str, ...]:
+    """The wrong answers the ranking loss ranks ``pair``'s fix above (empty when the loss is
+    off): ``training.ranking_negatives`` of the ``edit`` candidates the buggy program would
+    have in generation (its marked place's single edits with oracle localisation, every code
+    line's without), leaving out every candidate whose program is the fixed program (compared
+    as ASTs, so spacing does not matter). Drawn without replacement by
+    ``random.Random(sample_seed("ranking", training.seed, program, buggy source, place))``."""
+    training, patch = inputs.config.training, inputs.config.patch
+    if training.ranking_weight == 0:
+        return ()
+    place = None
+    if patch.localization == "oracle":
+        first = pair.fixed_lines[0] if pair.fixed_lines else ""  # an insertion's indentation
+        indent = first[: len(first) - len(first.lstrip())]
+        place = Hunk(pair.hunk_start, pair.hunk_count, pair.fixed_lines, indent)
+    fixed = ast.dump(ast.parse(pair.fixed_source))
+    wrong = [
+        c.answer
+        for c in edit_candidates(pair.program, pair.buggy_source, place, patch)
+        if ast.dump(ast.parse(c.program)) != fixed
+    ]
+    rng = random.Random(
+        sample_seed("ranking", training.seed, pair.program, pair.buggy_source, pair.hunk_start)
+    )
+    return tuple(rng.sample(wrong, min(training.ranking_negatives, len(wrong))))
 
 
 def ensure_adapter(
@@ -98,6 +129,7 @@ def ensure_adapter(
                 out,
                 device=device,
                 dtype=inputs.config.model.dtype,
+                ranking_score=inputs.config.patch.candidate_score,
             )
             training = AdapterTraining.from_dict(report.to_dict())
             write_record_file(out / layout.ADAPTER_TRAINING, training)

@@ -61,10 +61,17 @@ def training_config_for_key(config: ExperimentConfig) -> dict[str, Any]:
     dtype (float32 and bfloat16 training give different weights), the examples' format (whole
     functions, or line answers with or without localisation: ``line`` and ``edit`` train on
     the same line examples, so they share adapters), the prompt template and the training
-    code's version."""
+    code's version; with the ranking loss on, its weight, negatives and candidate score."""
     examples = "function" if config.patch.format == "function" else "line"
+    training = config.training.model_dump(mode="json")
+    if config.training.ranking_weight == 0:
+        # Without the ranking loss its settings change nothing, and adapters keep the keys they
+        # had before it existed (stored adapters stay valid); with it, the score it orders does.
+        del training["ranking_weight"], training["ranking_negatives"]
+    else:
+        training["ranking_score"] = config.patch.candidate_score
     return {
-        **config.training.model_dump(mode="json"),
+        **training,
         "dtype": config.model.dtype,
         "examples": examples,
         "localization": None if examples == "function" else config.patch.localization,

@@ -489,6 +489,8 @@ class AdapterTraining:
     steps: int
     examples: int
     truncated_examples: int
+    # Absent from adapters trained before the ranking loss existed: they had none.
+    ranking_losses: tuple[float, ...] = ()
 
     @staticmethod
     def relpath(adapter_key: str) -> str:
@@ -497,9 +499,17 @@ class AdapterTraining:
     def to_dict(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "kind"}
         data["losses"] = list(self.losses)
+        data["ranking_losses"] = list(self.ranking_losses)
         return data
 
     @classmethod
     def from_dict(cls, data: Any) -> AdapterTraining:
-        check_keys(data, [f for f in cls.__dataclass_fields__ if f != "kind"], cls.kind)
-        return cls(**{**data, "losses": tuple(float(x) for x in data["losses"])})
+        required = [f for f in cls.__dataclass_fields__ if f not in ("kind", "ranking_losses")]
+        check_keys(data, required, cls.kind, optional=["ranking_losses"])
+        return cls(
+            **{
+                **data,
+                "losses": tuple(float(x) for x in data["losses"]),
+                "ranking_losses": tuple(float(x) for x in data.get("ranking_losses", ())),
+            }
+        )

@@ -102,7 +102,12 @@ def answer_text(lines: Sequence[str]) -> str:
     return textwrap.dedent("\n".join(line.rstrip() for line in lines)).strip("\n")
 
 
-def _candidates(name: str, source: str, place: Hunk | None, patch: PatchConfig) -> list[Candidate]:
+def edit_candidates(
+    name: str, source: str, place: Hunk | None, patch: PatchConfig
+) -> list[Candidate]:
+    """The ``edit`` candidates of ``source``: the single edits of ``place``'s line(s) (an
+    insertion place: the insertion candidates), or of every code line when ``place`` is None,
+    at most ``patch.max_candidates``, in the mutation operators' order."""
     from coral_dagster.model.prompts import LineTask, line_response_text, numbered_response_text
 
     cap = patch.max_candidates
@@ -142,7 +147,7 @@ def repair_tasks(
         if patch.format != "function" and patch.localization == "oracle":
             place = oracle_place(problem_set, name)
         candidates = (
-            tuple(_candidates(name, source, place, patch)) if patch.format == "edit" else ()
+            tuple(edit_candidates(name, source, place, patch)) if patch.format == "edit" else ()
         )
         tasks[name] = RepairTask(name, source, place, candidates)
     return tasks

@@ -1,0 +1,131 @@
+"""The ranking loss: differentiable candidate scores equal the scorer's, descending the loss
+lifts the fix, training records it, and off it changes nothing. (Whether it helps SmolLM2 rank
+QuixBugs fixes is measured by ``bench/repair_probe.py``, not asserted here.)"""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from coral_dagster.domain.config import TrainingConfig
+from coral_dagster.domain.genome import HeavyGenes
+from coral_dagster.model.base_model import (
+    ResolvedBaseModel,
+    load_model_and_tokenizer,
+    stop_token_ids,
+)
+from coral_dagster.model.generation import PatchGenerator
+from coral_dagster.model.prompts import LineTask, line_response_text
+from coral_dagster.model.scoring import score_line_candidates
+from coral_dagster.model.training import (
+    LineTrainingExample,
+    encode_example,
+    ranking_scores,
+    train_adapter,
+)
+
+GCD = "def gcd(a, b):\n    if b == 0:\n        return a\n    return gcd(a % b, b)\n"
+TASK = LineTask("gcd", GCD, start=4, count=1)
+FIX = line_response_text(TASK, ["return gcd(b, a % b)"])
+WRONG = tuple(
+    line_response_text(TASK, [line])
+    for line in ("return gcd(a % b, b + 1)", "return gcd(b % a, b)", "return a", "return b")
+)
+GENES = HeavyGenes(8, 16, 0.0, ("q_proj", "v_proj"), "lora", 5e-2)
+
+
+@pytest.fixture(scope="module")
+def model_and_tokenizer(tiny_base: ResolvedBaseModel):
+    return load_model_and_tokenizer(tiny_base, device="cpu", dtype="float32")
+
+
+def test_ranking_rows_are_the_scorers_responses(model_and_tokenizer) -> None:
+    model, tokenizer = model_and_tokenizer
+    stops = stop_token_ids(model, tokenizer)
+    encoded = encode_example(tokenizer, LineTrainingExample(TASK, FIX, WRONG), 1024, stops)
+    assert encoded.ranked is not None
+    prompt_ids, rows = encoded.ranked
+    assert prompt_ids == encoded.input_ids[: len(prompt_ids)]
+    assert len(rows) == 1 + len(WRONG)
+    for row, answer in zip(rows, (FIX, *WRONG), strict=True):
+        assert row[-1] in stops and not any(t in stops for t in row[:-1])
+        assert tokenizer.decode(row) == f"{answer}<|im_end|>"
+    assert encode_example(tokenizer, LineTrainingExample(TASK, FIX), 1024, stops).ranked is None
+    with pytest.raises(ValueError, match="'gcd': ranking rows need stop ids"):
+        encode_example(tokenizer, LineTrainingExample(TASK, FIX, WRONG), 1024)
+
+
+@pytest.mark.parametrize("score", ["mean", "sum"])
+def test_differentiable_scores_equal_the_scorers_and_carry_gradients(
+    tiny_base: ResolvedBaseModel, model_and_tokenizer, score: str
+) -> None:
+    model, tokenizer = model_and_tokenizer
+    generator = PatchGenerator(tiny_base, device="cpu", dtype="float32")
+    expected = score_line_candidates(generator, TASK, [FIX, *WRONG])
+    stops = stop_token_ids(model, tokenizer)
+    prompt_ids, rows = encode_example(
+        tokenizer, LineTrainingExample(TASK, FIX, WRONG), 1024, stops
+    ).ranked
+    got = ranking_scores(model, prompt_ids, rows, score)
+    want = [s.mean_logprob if score == "mean" else s.sum_logprob for s in expected]
+    assert got.tolist() == pytest.approx(want, abs=1e-4)
+    assert len(set(want)) == len(want)  # the candidates are told apart at all
+
+    weight = model.model.layers[0].self_attn.q_proj.weight
+    model.zero_grad()
+    got.logsumexp(0).backward()
+    assert weight.grad is not None and float(weight.grad.abs().sum()) > 0
+    model.zero_grad()
+
+
+def test_descending_the_ranking_loss_lifts_the_fix(model_and_tokenizer) -> None:
+    """Plain gradient steps on the listwise loss alone raise the fix's share of the softmax."""
+    from peft import get_peft_model
+
+    from coral_dagster.model.training import lora_config
+
+    model, tokenizer = model_and_tokenizer
+    peft_model = get_peft_model(copy.deepcopy(model), lora_config(GENES))
+    stops = stop_token_ids(model, tokenizer)
+    prompt_ids, rows = encode_example(
+        tokenizer, LineTrainingExample(TASK, FIX, WRONG), 1024, stops
+    ).ranked
+    trainable = [p for p in peft_model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(trainable, lr=0.5)
+    losses = []
+    for _ in range(5):
+        optimizer.zero_grad()
+        scores = ranking_scores(peft_model, prompt_ids, rows, "mean")
+        loss = torch.nn.functional.cross_entropy(scores[None], torch.zeros(1, dtype=torch.long))
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    assert losses[0] == pytest.approx(math.log(len(rows)), abs=0.2)  # untrained: near chance
+    assert losses == sorted(losses, reverse=True) and losses[-1] < losses[0] - 0.05
+
+
+def test_training_records_the_ranking_loss_and_off_changes_nothing(
+    tiny_base: ResolvedBaseModel, tmp_path: Path
+) -> None:
+    ranked = [LineTrainingExample(TASK, FIX, WRONG)]
+    plain = [LineTrainingExample(TASK, FIX)]
+    on = TrainingConfig(max_steps=3, batch_size=1, max_length=512, ranking_weight=1.0)
+    off = TrainingConfig(max_steps=3, batch_size=1, max_length=512)
+
+    report = train_adapter(tiny_base, GENES, ranked, on, tmp_path / "on", "cpu")
+    assert len(report.ranking_losses) == 3
+    assert report.ranking_losses[0] == pytest.approx(math.log(5), abs=0.2)  # near chance
+    with_negatives = train_adapter(tiny_base, GENES, ranked, off, tmp_path / "off", "cpu")
+    without = train_adapter(tiny_base, GENES, plain, off, tmp_path / "plain", "cpu")
+    assert with_negatives.ranking_losses == [] and with_negatives.losses == without.losses
+    weights = {
+        run: load_file(tmp_path / run / "adapter_model.safetensors")
+        for run in ("on", "off", "plain")
+    }
+    assert all(torch.equal(weights["off"][k], weights["plain"][k]) for k in weights["off"])
+    assert any(not torch.equal(weights["on"][k], weights["off"][k]) for k in weights["off"])
