@@ -19,12 +19,16 @@ only the replacement line(s) of the marked place). A plain torch loop, readable 
 Ranking loss (``training.ranking_weight`` w > 0; ``edit`` patches choose among candidates by
 their score, so the adapter is also taught to order them): a ``LineTrainingExample`` with
 ``negatives`` (other single edits of its marked line, which do not fix it) is scored as the
-``edit`` format scores candidates (``model.scoring``): ``s_0`` for its answer, ``s_1 .. s_K`` for
-the negatives, each the response's log-likelihood per token (``score="mean"``) or in total
-(``"sum"``), with one prompt prefill shared by the K + 1 responses. Its ranking loss is the
-listwise softmax cross-entropy ``l = -log(exp(s_0) / sum_j exp(s_j))`` (nats; log(K + 1) when
-the model cannot tell them apart, 0 when the answer wins outright). Step loss = the token mean
-above + ``w * mean(l)`` over the step's examples with negatives. Ranking rows are not truncated.
+``edit`` format scores candidates (``model.scoring``), in one prompt prefill shared by the
+K + 1 responses (each cut after its first stop token): ``s_0`` for its answer, ``s_1 .. s_K``
+for the negatives, each the response's log-likelihood per token (``score="mean"``) or in total
+(``"sum"``). Its ranking loss is the listwise softmax cross-entropy
+``l = -log(exp(s_0) / sum_j exp(s_j))`` (nats; log(K + 1) when the model cannot tell them
+apart, 0 when the answer wins outright), and its language-model term comes from the same
+forward: the answer row's token cross-entropies (the answer up to its stop token, not the
+template's newline after it; no truncation, a line answer is short). Step loss = the token
+mean over the step's response tokens + ``w * mean(l)`` over the step's examples with negatives.
+Sharing the forward makes a ranked example cost about what a plain one does.
 
 ``torch.manual_seed(config.seed)`` (inside ``fork_rng``, so the caller's RNG is untouched) fixes
 the LoRA initialisation and dropout: on CPU two runs give bitwise-identical adapter weights.
@@ -113,8 +117,8 @@ class TrainingReport:
     """What one training run did. ``losses``: one value per optimizer step (mean token
     cross-entropy, nats); ``ranking_losses``: per step, the mean ranking loss of its examples
     with negatives (nats; empty when the ranking loss is off); ``tokens_per_second``:
-    non-padding tokens processed / ``seconds`` (the training loop only, without model
-    loading; ranking rows not counted)."""
+    non-padding tokens processed (prompt and every ranking row of a ranked example) /
+    ``seconds`` (the training loop only, without model loading)."""
 
     trainable_params: int
     total_params: int
@@ -341,15 +345,12 @@ def _without_negatives(example: AnyExample) -> AnyExample:
     return example
 
 
-def ranking_scores(
-    model: nn.Module,
-    prompt_ids: Sequence[int],
-    responses: Sequence[Sequence[int]],
-    score: Literal["mean", "sum"],
+def response_logprobs(
+    model: nn.Module, prompt_ids: Sequence[int], responses: Sequence[Sequence[int]]
 ) -> torch.Tensor:
-    """[len(responses)] scores (log-likelihood per token, or total) of each response to the
-    prompt, differentiable: one prompt forward fills a cache, expanded over the right-padded
-    responses for one more forward (as ``model.scoring.score_responses``, with gradients)."""
+    """[len(responses)] total log-likelihoods (nats) of each response to the prompt,
+    differentiable: one prompt forward fills a cache, expanded over the right-padded responses
+    for one more forward (as ``model.scoring.score_responses``, with gradients)."""
     device = next(model.parameters()).device
     cache = DynamicCache(config=model.config)
     first = model(
@@ -362,34 +363,41 @@ def ranking_scores(
     batch, n_prompt = len(responses), len(prompt_ids)
     width = max(len(r) for r in responses) - 1
     totals = first_logp[torch.tensor([r[0] for r in responses], device=device)]
-    if width > 0:
-        input_ids = torch.zeros((batch, width), dtype=torch.long)
-        targets = torch.zeros((batch, width), dtype=torch.long)
-        mask = torch.zeros((batch, width), dtype=torch.bool)
-        for row, ids in enumerate(responses):
-            input_ids[row, : len(ids) - 1] = torch.tensor(list(ids[:-1]))
-            targets[row, : len(ids) - 1] = torch.tensor(list(ids[1:]))
-            mask[row, : len(ids) - 1] = True
-        expanded = DynamicCache(
-            ddp_cache_data=[
-                (layer.keys.expand(batch, -1, -1, -1), layer.values.expand(batch, -1, -1, -1))
-                for layer in cache.layers
-            ],
-            config=model.config,
-        )
-        logits = model(
-            input_ids=input_ids.to(device),
-            attention_mask=torch.ones((batch, n_prompt + width), dtype=torch.long, device=device),
-            position_ids=torch.arange(n_prompt, n_prompt + width, device=device).expand(batch, -1),
-            cache=expanded,
-            use_cache=True,
-        ).logits
-        picked = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.to(device)[..., None])
-        totals = totals + (picked[..., 0] * mask.to(device)).sum(dim=1)
+    if width == 0:
+        return totals
+    input_ids = torch.zeros((batch, width), dtype=torch.long)
+    targets = torch.zeros((batch, width), dtype=torch.long)
+    mask = torch.zeros((batch, width), dtype=torch.bool)
+    for row, ids in enumerate(responses):
+        input_ids[row, : len(ids) - 1] = torch.tensor(list(ids[:-1]))
+        targets[row, : len(ids) - 1] = torch.tensor(list(ids[1:]))
+        mask[row, : len(ids) - 1] = True
+    expanded = DynamicCache(
+        ddp_cache_data=[
+            (layer.keys.expand(batch, -1, -1, -1), layer.values.expand(batch, -1, -1, -1))
+            for layer in cache.layers
+        ],
+        config=model.config,
+    )
+    logits = model(
+        input_ids=input_ids.to(device),
+        attention_mask=torch.ones((batch, n_prompt + width), dtype=torch.long, device=device),
+        position_ids=torch.arange(n_prompt, n_prompt + width, device=device).expand(batch, -1),
+        cache=expanded,
+        use_cache=True,
+    ).logits
+    picked = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.to(device)[..., None])
+    return totals + (picked[..., 0] * mask.to(device)).sum(dim=1)
+
+
+def ranking_scores(
+    totals: torch.Tensor, responses: Sequence[Sequence[int]], score: Literal["mean", "sum"]
+) -> torch.Tensor:
+    """The candidate scores of ``response_logprobs``' totals: per token (``mean``) or total."""
     if score == "sum":
         return totals
-    lengths = torch.tensor([len(r) for r in responses], dtype=torch.float32, device=device)
-    return totals / lengths
+    lengths = [len(r) for r in responses]
+    return totals / torch.tensor(lengths, dtype=totals.dtype, device=totals.device)
 
 
 def _training_loop(
@@ -416,13 +424,14 @@ def _training_loop(
     start = time.perf_counter()
     for step in range(steps):
         step_order = order[step * per_step : (step + 1) * per_step]
+        plain = [i for i in step_order if encoded[i].ranked is None]
+        ranked = [encoded[i].ranked for i in step_order if encoded[i].ranked is not None]
         batches = [
-            _collate(
-                [encoded[i] for i in step_order[k : k + micro]], tokenizer.pad_token_id, device
-            )
-            for k in range(0, len(step_order), micro)
+            _collate([encoded[i] for i in plain[k : k + micro]], tokenizer.pad_token_id, device)
+            for k in range(0, len(plain), micro)
         ]
         response_tokens = sum(int((labels[:, 1:] != IGNORE_INDEX).sum()) for *_, labels in batches)
+        response_tokens += sum(len(responses[0]) for _, responses in ranked)
         optimizer.zero_grad(set_to_none=True)
         step_loss = 0.0
         for input_ids, attention_mask, labels in batches:
@@ -438,13 +447,16 @@ def _training_loop(
             loss.backward()
             step_loss += float(loss.detach())
             tokens += int(attention_mask.sum())
-        ranked = [encoded[i].ranked for i in step_order if encoded[i].ranked is not None]
         step_ranking = 0.0
         for prompt_ids, responses in ranked:  # one example at a time: its rows share a prefill
-            scores = ranking_scores(peft_model, prompt_ids, responses, ranking_score)
+            totals = response_logprobs(peft_model, prompt_ids, responses)
+            scores = ranking_scores(totals, responses, ranking_score)
             ranking = F.cross_entropy(scores[None], torch.zeros(1, dtype=torch.long, device=device))
-            (config.ranking_weight * ranking / len(ranked)).backward()
+            language = -totals[0] / response_tokens  # the answer row: its token cross-entropies
+            (language + config.ranking_weight * ranking / len(ranked)).backward()
+            step_loss += float(language.detach())
             step_ranking += float(ranking.detach()) / len(ranked)
+            tokens += len(prompt_ids) + sum(len(r) for r in responses)
         if ranked:
             ranking_losses.append(step_ranking)
         torch.nn.utils.clip_grad_norm_(trainable, MAX_GRAD_NORM)

@@ -26,6 +26,7 @@ from coral_dagster.model.training import (
     LineTrainingExample,
     encode_example,
     ranking_scores,
+    response_logprobs,
     train_adapter,
 )
 
@@ -71,7 +72,7 @@ def test_differentiable_scores_equal_the_scorers_and_carry_gradients(
     prompt_ids, rows = encode_example(
         tokenizer, LineTrainingExample(TASK, FIX, WRONG), 1024, stops
     ).ranked
-    got = ranking_scores(model, prompt_ids, rows, score)
+    got = ranking_scores(response_logprobs(model, prompt_ids, rows), rows, score)
     want = [s.mean_logprob if score == "mean" else s.sum_logprob for s in expected]
     assert got.tolist() == pytest.approx(want, abs=1e-4)
     assert len(set(want)) == len(want)  # the candidates are told apart at all
@@ -100,7 +101,7 @@ def test_descending_the_ranking_loss_lifts_the_fix(model_and_tokenizer) -> None:
     losses = []
     for _ in range(5):
         optimizer.zero_grad()
-        scores = ranking_scores(peft_model, prompt_ids, rows, "mean")
+        scores = ranking_scores(response_logprobs(peft_model, prompt_ids, rows), rows, "mean")
         loss = torch.nn.functional.cross_entropy(scores[None], torch.zeros(1, dtype=torch.long))
         loss.backward()
         optimizer.step()
@@ -120,6 +121,11 @@ def test_training_records_the_ranking_loss_and_off_changes_nothing(
     report = train_adapter(tiny_base, GENES, ranked, on, tmp_path / "on", "cpu")
     assert len(report.ranking_losses) == 3
     assert report.ranking_losses[0] == pytest.approx(math.log(5), abs=0.2)  # near chance
+    # Step 1 runs the untrained adapter (B = 0): its language-model term is the base model's
+    # token cross-entropy of the answer up to its stop token, from the same forward.
+    generator = PatchGenerator(tiny_base, device="cpu", dtype="float32")
+    [fix] = score_line_candidates(generator, TASK, [FIX])
+    assert report.losses[0] == pytest.approx(-fix.mean_logprob, rel=1e-4)
     with_negatives = train_adapter(tiny_base, GENES, ranked, off, tmp_path / "off", "cpu")
     without = train_adapter(tiny_base, GENES, plain, off, tmp_path / "plain", "cpu")
     assert with_negatives.ranking_losses == [] and with_negatives.losses == without.losses
