@@ -46,6 +46,9 @@ def run_config(base: dict[str, Any], quixbugs: Path, fmt: str, localization: str
     if fmt != "edit":
         # distinct draws choose among edit candidates; free-text answers are sampled i.i.d.
         config["patch"].pop("draws", None)
+    if fmt == "function":
+        # the ranking loss orders the edits of a marked line; whole functions have none
+        config.get("training", {}).pop("ranking_weight", None)
     return config
 
 

@@ -34,6 +34,15 @@ def test_every_format_of_the_quixbugs_config_is_valid(tmp_path: Path):
             assert config.generation.bugfix == "best"
 
 
+def test_a_ranking_loss_config_leaves_it_out_of_whole_function_runs(tmp_path: Path):
+    bench = load_bench()
+    base = yaml.safe_load((REPO / "configs" / "quixbugs.yaml").read_text())
+    base["training"]["ranking_weight"] = 1.0
+    for fmt in ("edit", "line", "function"):
+        config = parse_config(bench.run_config(base, tmp_path, fmt, "oracle"))
+        assert config.training.ranking_weight == (0.0 if fmt == "function" else 1.0)
+
+
 def test_perfect_ranking_takes_the_best_candidates_and_cycles_a_small_pool():
     bench = load_bench()
     rates = {
