@@ -26,7 +26,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -364,3 +364,10 @@ def stop_token_ids(model: Any, tokenizer: Any) -> frozenset[int]:
     if not ids:
         raise ValueError(f"model {model.name_or_path}: no eos token to stop an answer at")
     return frozenset(int(i) for i in ids)
+
+
+def cut_after_stop(ids: Sequence[int], stop_ids: frozenset[int]) -> list[int]:
+    """``ids`` up to and including the first of ``stop_ids`` (all of ``ids`` when none occurs):
+    a response as "this answer, then stop", the form scoring ranks and the ranking loss trains."""
+    stop = next((k for k, i in enumerate(ids) if i in stop_ids), len(ids) - 1)
+    return list(ids[: stop + 1])

@@ -6,16 +6,14 @@ Scoring (``score_responses``, ``score_line_candidates``): the score of a candida
     sum_logprob  = sum_t log p(r_t | x, r_<t),      mean_logprob = sum_logprob / m,
 
 with the response ids exactly as training encodes them (``prompts.encode_line_training_example``)
-cut after the first end-of-turn token, so ``r`` is "this answer, then stop". The prompt is
-encoded ONCE per (prompt, adapter): one prefill forward fills a KV cache and gives
-``log p(r_1 | x)`` for every candidate; for each batch of candidates the cache is expanded over
-the batch (``DynamicCache`` built from the prefix keys/values) and ONE forward over the
-right-padded candidate tokens ``r_1 .. r_{m-1}`` at positions ``len(x) ..`` gives the rest.
-Padding sits after every real token, so causal attention already hides it from them. Rows are
-batched by length (less padding); results come back in input order. Adapters are selected as in
-``PatchGenerator`` (``adapter_name=None``: the bare base model; a DoRA adapter is activated,
-LoRA/base rows go through PEFT's ``adapter_names``). CPU results are deterministic for a
-given batch; a candidate's score alone and inside a batch agree to float rounding.
+cut after the first end-of-turn token (``base_model.cut_after_stop``), so ``r`` is "this answer,
+then stop". The likelihoods come from ``model.likelihood`` (the one implementation the ranking
+loss trains on): the prompt is prefilled ONCE per (prompt, adapter), and the candidates are
+scored in batches of ``batch_size`` over the expanded cache. Rows are batched by length (less
+padding); results come back in input order. Adapters are selected as in ``PatchGenerator``
+(``adapter_name=None``: the bare base model; a DoRA adapter is activated, LoRA/base rows go
+through PEFT's ``adapter_names``). CPU results are deterministic for a given batch; a
+candidate's score alone and inside a batch agree to float rounding.
 
 Drawing (``draw_candidates``): see its docstring.
 """
@@ -27,10 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from transformers import DynamicCache
 
 from coral_dagster.domain.genome import CheapKnobs
+from coral_dagster.model.base_model import cut_after_stop
 from coral_dagster.model.generation import PatchGenerator, validate_knobs
+from coral_dagster.model.likelihood import continuation_logprobs, prefill
 from coral_dagster.model.prompts import (
     LineTask,
     encode_line_prompt,
@@ -66,8 +65,7 @@ def response_ids(
         ids_prompt, ids = encode_line_training_example(generator.tokenizer, task, answer)
         if ids_prompt != prompt:  # the template guarantees it; fail loudly if it ever does not
             raise AssertionError(f"line task {task.function_name!r}: prompt ids differ")
-        stop = next((k for k, i in enumerate(ids) if i in generator.stop_token_ids), None)
-        responses.append(ids if stop is None else ids[: stop + 1])
+        responses.append(cut_after_stop(ids, generator.stop_token_ids))
     return prompt, responses
 
 
@@ -98,70 +96,26 @@ def score_responses(
     _check_adapter(generator, adapter_name)
     if not responses:
         return []
-    model, device = generator.model, generator.device
-    prefix = DynamicCache(config=generator.config)
-    first = model(
-        input_ids=torch.tensor([list(prompt_ids)], dtype=torch.long, device=device),
-        cache=prefix,
-        use_cache=True,
-        logits_to_keep=1,
-        **generator.forward_kwargs([adapter_name]),
-    ).logits[0, -1]
-    first_logp = torch.log_softmax(first.float(), dim=-1)
-    prefix_kv = [(layer.keys, layer.values) for layer in prefix.layers]
-    n_prompt = len(prompt_ids)
-
+    adapter_kwargs = generator.forward_kwargs([adapter_name])
+    prefix = prefill(generator.model, prompt_ids, **adapter_kwargs)
+    first_logp = prefix[0]
     order = sorted(range(len(responses)), key=lambda k: (len(responses[k]), k))
     scores: list[CandidateScore | None] = [None] * len(responses)
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        token_logps = _batch_logps(
-            generator, prefix_kv, n_prompt, [responses[k] for k in chunk], adapter_name
+        rows = [responses[k] for k in chunk]
+        rest = continuation_logprobs(
+            generator.model,
+            prefix,
+            rows,
+            generator.tokenizer.pad_token_id,
+            **generator.forward_kwargs([adapter_name] * len(rows)),
         )
-        for k, logps in zip(chunk, token_logps, strict=True):
-            total = float(first_logp[responses[k][0]]) + sum(logps)
+        for row, k in enumerate(chunk):
             length = len(responses[k])
+            total = float(first_logp[responses[k][0]]) + sum(rest[row, : length - 1].tolist())
             scores[k] = CandidateScore(total, total / length, length)
     return [s for s in scores if s is not None]
-
-
-def _batch_logps(
-    generator: PatchGenerator,
-    prefix_kv: list[tuple[torch.Tensor, torch.Tensor]],
-    n_prompt: int,
-    rows: Sequence[Sequence[int]],
-    adapter_name: str | None,
-) -> list[list[float]]:
-    """log p(r_t | x, r_<t) for t >= 2 of each row, one forward over the expanded prefix."""
-    width = max(len(r) for r in rows) - 1
-    if width == 0:
-        return [[] for _ in rows]
-    device, batch = generator.device, len(rows)
-    input_ids = torch.full((batch, width), generator.tokenizer.pad_token_id, dtype=torch.long)
-    for row, ids in enumerate(rows):
-        input_ids[row, : len(ids) - 1] = torch.tensor(list(ids[:-1]), dtype=torch.long)
-    cache = DynamicCache(
-        ddp_cache_data=[
-            (k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in prefix_kv
-        ],
-        config=generator.config,
-    )
-    positions = torch.arange(n_prompt, n_prompt + width, device=device).expand(batch, -1)
-    logits = generator.model(
-        input_ids=input_ids.to(device),
-        attention_mask=torch.ones((batch, n_prompt + width), dtype=torch.long, device=device),
-        position_ids=positions,
-        cache=cache,
-        use_cache=True,
-        **generator.forward_kwargs([adapter_name] * batch),
-    ).logits
-    logps = torch.log_softmax(logits.float(), dim=-1)
-    out = []
-    for row, ids in enumerate(rows):
-        targets = torch.tensor(list(ids[1:]), dtype=torch.long, device=device)
-        picked = logps[row, : len(ids) - 1].gather(-1, targets[:, None])[:, 0]
-        out.append([float(v) for v in picked])
-    return out
 
 
 def score_line_candidates(

@@ -18,11 +18,12 @@ only the replacement line(s) of the marked place). A plain torch loop, readable 
 
 Ranking loss (``training.ranking_weight`` w > 0; ``edit`` patches choose among candidates by
 their score, so the adapter is also taught to order them): a ``LineTrainingExample`` with
-``negatives`` (other single edits of its marked line, which do not fix it) is scored as the
-``edit`` format scores candidates (``model.scoring``), in one prompt prefill shared by the
-K + 1 responses (each cut after its first stop token): ``s_0`` for its answer, ``s_1 .. s_K``
-for the negatives, each the response's log-likelihood per token (``score="mean"``) or in total
-(``"sum"``). Its ranking loss is the listwise softmax cross-entropy
+``negatives`` (other single edits of its marked line, which do not fix it) is scored by the
+code the ``edit`` format ranks candidates with (``model.likelihood``), in one prompt prefill
+shared by the K + 1 responses (each cut after its first stop token): ``s_0`` for its answer,
+``s_1 .. s_K`` for the negatives, each the response's log-likelihood per token
+(``score="mean"``) or in total (``"sum"``). Its ranking loss is the listwise softmax
+cross-entropy
 ``l = -log(exp(s_0) / sum_j exp(s_j))`` (nats; log(K + 1) when the model cannot tell them
 apart, 0 when the answer wins outright), and its language-model term comes from the same
 forward: the answer row's token cross-entropies (the answer up to its stop token, not the
@@ -48,15 +49,16 @@ import torch
 import torch.nn.functional as F
 from peft import LoraConfig, TaskType, get_peft_model
 from torch import nn
-from transformers import DynamicCache
 
 from coral_dagster.domain.config import TrainingConfig
 from coral_dagster.domain.genome import ADAPTER_TYPES, HeavyGenes
 from coral_dagster.model.base_model import (
     ResolvedBaseModel,
+    cut_after_stop,
     load_model_and_tokenizer,
     stop_token_ids,
 )
+from coral_dagster.model.likelihood import response_logprobs
 from coral_dagster.model.prompts import (
     LineTask,
     encode_line_training_example,
@@ -245,8 +247,7 @@ def encode_example(
         rows = []
         for answer in (example.answer, *example.negatives):
             _, ids = encode_line_training_example(tokenizer, example.task, answer)
-            stop = next((k for k, i in enumerate(ids) if i in stop_ids), len(ids) - 1)
-            rows.append(ids[: stop + 1])
+            rows.append(cut_after_stop(ids, stop_ids))
         ranked = (prompt_ids, tuple(rows))
     return EncodedExample(
         input_ids=input_ids,
@@ -345,51 +346,6 @@ def _without_negatives(example: AnyExample) -> AnyExample:
     return example
 
 
-def response_logprobs(
-    model: nn.Module, prompt_ids: Sequence[int], responses: Sequence[Sequence[int]]
-) -> torch.Tensor:
-    """[len(responses)] total log-likelihoods (nats) of each response to the prompt,
-    differentiable: one prompt forward fills a cache, expanded over the right-padded responses
-    for one more forward (as ``model.scoring.score_responses``, with gradients)."""
-    device = next(model.parameters()).device
-    cache = DynamicCache(config=model.config)
-    first = model(
-        input_ids=torch.tensor([list(prompt_ids)], dtype=torch.long, device=device),
-        cache=cache,
-        use_cache=True,
-        logits_to_keep=1,
-    ).logits[0, -1]
-    first_logp = torch.log_softmax(first.float(), dim=-1)
-    batch, n_prompt = len(responses), len(prompt_ids)
-    width = max(len(r) for r in responses) - 1
-    totals = first_logp[torch.tensor([r[0] for r in responses], device=device)]
-    if width == 0:
-        return totals
-    input_ids = torch.zeros((batch, width), dtype=torch.long)
-    targets = torch.zeros((batch, width), dtype=torch.long)
-    mask = torch.zeros((batch, width), dtype=torch.bool)
-    for row, ids in enumerate(responses):
-        input_ids[row, : len(ids) - 1] = torch.tensor(list(ids[:-1]))
-        targets[row, : len(ids) - 1] = torch.tensor(list(ids[1:]))
-        mask[row, : len(ids) - 1] = True
-    expanded = DynamicCache(
-        ddp_cache_data=[
-            (layer.keys.expand(batch, -1, -1, -1), layer.values.expand(batch, -1, -1, -1))
-            for layer in cache.layers
-        ],
-        config=model.config,
-    )
-    logits = model(
-        input_ids=input_ids.to(device),
-        attention_mask=torch.ones((batch, n_prompt + width), dtype=torch.long, device=device),
-        position_ids=torch.arange(n_prompt, n_prompt + width, device=device).expand(batch, -1),
-        cache=expanded,
-        use_cache=True,
-    ).logits
-    picked = torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.to(device)[..., None])
-    return totals + (picked[..., 0] * mask.to(device)).sum(dim=1)
-
-
 def ranking_scores(
     totals: torch.Tensor, responses: Sequence[Sequence[int]], score: Literal["mean", "sum"]
 ) -> torch.Tensor:
@@ -449,7 +405,7 @@ def _training_loop(
             tokens += int(attention_mask.sum())
         step_ranking = 0.0
         for prompt_ids, responses in ranked:  # one example at a time: its rows share a prefill
-            totals = response_logprobs(peft_model, prompt_ids, responses)
+            totals = response_logprobs(peft_model, prompt_ids, responses, tokenizer.pad_token_id)
             scores = ranking_scores(totals, responses, ranking_score)
             ranking = F.cross_entropy(scores[None], torch.zeros(1, dtype=torch.long, device=device))
             language = -totals[0] / response_tokens  # the answer row: its token cross-entropies

@@ -7,6 +7,9 @@ from contextlib import contextmanager
 
 import torch
 
+from coral_dagster.domain.genome import HeavyGenes
+from coral_dagster.model.prompts import LineTask
+
 TRAINING_PAIRS: list[tuple[str, str, str]] = [
     (
         "gcd",
@@ -45,6 +48,21 @@ EVAL_PROBLEMS: list[tuple[str, str]] = [
         "def reverse_words(sentence):\n    return ' '.join(sentence.split(' ')[::1])\n",
     ),
 ]
+
+
+# The ``line``-format task of the model tests: gcd's buggy last line, its fix and wrong answers
+# (other edits of that line, none of which fixes it).
+GCD_BUGGY = TRAINING_PAIRS[0][1]
+GCD_TASK = LineTask("gcd", GCD_BUGGY, start=4, count=1)
+GCD_FIX = "    return gcd(b, a % b)"
+GCD_WRONG = (
+    "    return gcd(a % b, b + 1)",
+    "    return gcd(b % a, b)",
+    "    return a",
+    "    return gcd(a, b)",
+)
+# Adapter genes that move tiny-random visibly in a few steps (a large learning rate).
+FAST_LINE_GENES = HeavyGenes(8, 16, 0.0, ("q_proj", "v_proj"), "lora", 5e-2)
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from coral_dagster.model.base_model import (
     ResolvedBaseModel,
     _build_once,
     base_model_fingerprint,
+    cut_after_stop,
     load_model_and_tokenizer,
     resolve_base_model,
     resolve_dtype,
@@ -156,3 +157,9 @@ def test_dtype_resolution() -> None:
     assert resolve_dtype("bfloat16", cpu) == torch.bfloat16
     with pytest.raises(ValueError, match="float8"):
         resolve_dtype("float8", cpu)
+
+
+def test_cut_after_stop_keeps_the_first_stop_token_and_nothing_after() -> None:
+    assert cut_after_stop([5, 6, 2, 7, 2], frozenset({2})) == [5, 6, 2]
+    assert cut_after_stop([5, 9, 6], frozenset({2, 9})) == [5, 9]
+    assert cut_after_stop([5, 6], frozenset({2})) == [5, 6]  # no stop: the whole response

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from model_helpers import FAST_LINE_GENES, GCD_BUGGY, GCD_FIX, GCD_TASK
 from safetensors.torch import load_file
 
 from coral_dagster.domain.config import TrainingConfig
-from coral_dagster.domain.genome import CheapKnobs, HeavyGenes
+from coral_dagster.domain.genome import CheapKnobs
 from coral_dagster.model.base_model import ResolvedBaseModel, load_tokenizer
 from coral_dagster.model.generation import LineOutput, LineRequest, PatchGenerator
 from coral_dagster.model.prompts import (
@@ -28,10 +29,10 @@ from coral_dagster.model.prompts import (
 from coral_dagster.model.training import IGNORE_INDEX, LineTrainingExample, encode_example
 from coral_dagster.model.training import train_adapter as train
 
-GCD = "def gcd(a, b):\n    if b == 0:\n        return a\n    return gcd(a % b, b)\n"
-TASK = LineTask("gcd", GCD, start=4, count=1)
-FIX = "    return gcd(b, a % b)"
-GENES = HeavyGenes(8, 16, 0.0, ("q_proj", "v_proj"), "lora", 5e-2)
+GCD = GCD_BUGGY
+TASK = GCD_TASK
+FIX = GCD_FIX
+GENES = FAST_LINE_GENES
 
 
 @pytest.fixture(scope="module")

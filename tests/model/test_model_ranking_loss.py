@@ -10,34 +10,29 @@ from pathlib import Path
 
 import pytest
 import torch
+from model_helpers import FAST_LINE_GENES, GCD_FIX, GCD_TASK, GCD_WRONG
 from safetensors.torch import load_file
 
 from coral_dagster.domain.config import TrainingConfig
-from coral_dagster.domain.genome import HeavyGenes
 from coral_dagster.model.base_model import (
     ResolvedBaseModel,
     load_model_and_tokenizer,
     stop_token_ids,
 )
 from coral_dagster.model.generation import PatchGenerator
-from coral_dagster.model.prompts import LineTask, line_response_text
+from coral_dagster.model.likelihood import response_logprobs
 from coral_dagster.model.scoring import score_line_candidates
 from coral_dagster.model.training import (
     LineTrainingExample,
     encode_example,
     ranking_scores,
-    response_logprobs,
     train_adapter,
 )
 
-GCD = "def gcd(a, b):\n    if b == 0:\n        return a\n    return gcd(a % b, b)\n"
-TASK = LineTask("gcd", GCD, start=4, count=1)
-FIX = line_response_text(TASK, ["return gcd(b, a % b)"])
-WRONG = tuple(
-    line_response_text(TASK, [line])
-    for line in ("return gcd(a % b, b + 1)", "return gcd(b % a, b)", "return a", "return b")
-)
-GENES = HeavyGenes(8, 16, 0.0, ("q_proj", "v_proj"), "lora", 5e-2)
+TASK = GCD_TASK
+FIX = GCD_FIX
+WRONG = GCD_WRONG
+GENES = FAST_LINE_GENES
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +94,7 @@ def test_descending_the_ranking_loss_lifts_the_fix(model_and_tokenizer) -> None:
     trainable = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(trainable, lr=0.5)
     losses = []
-    for _ in range(5):
+    for _ in range(10):
         optimizer.zero_grad()
         scores = ranking_scores(response_logprobs(peft_model, prompt_ids, rows), rows, "mean")
         loss = torch.nn.functional.cross_entropy(scores[None], torch.zeros(1, dtype=torch.long))

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from model_helpers import GCD_FIX, GCD_TASK, GCD_WRONG
 
 from coral_dagster.domain.genome import CheapKnobs
 from coral_dagster.model.base_model import ResolvedBaseModel
 from coral_dagster.model.generation import PatchGenerator
-from coral_dagster.model.prompts import LineTask
 from coral_dagster.model.scoring import (
     CandidateScore,
     draw_candidates,
@@ -21,15 +21,8 @@ from coral_dagster.model.scoring import (
     score_responses,
 )
 
-GCD = "def gcd(a, b):\n    if b == 0:\n        return a\n    return gcd(a % b, b)\n"
-TASK = LineTask("gcd", GCD, start=4, count=1)
-ANSWERS = [
-    "    return gcd(b, a % b)",
-    "    return gcd(a % b, b + 1)",
-    "    return gcd(b % a, b)",
-    "    return a",
-    "    return gcd(a, b)",
-]
+TASK = GCD_TASK
+ANSWERS = [GCD_FIX, *GCD_WRONG]
 
 
 @pytest.fixture(scope="module")
