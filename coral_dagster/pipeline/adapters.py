@@ -54,15 +54,16 @@ def training_examples(inputs: ExperimentInputs, pairs: Sequence[BugPair]) -> lis
         if patch.format == "function":
             examples.append(TrainingExample(pair.program, pair.buggy_source, pair.fixed_source))
             continue
+        if patch.localization == "none" and pair.hunk_count == 0:
+            continue
         lines = answer_text(pair.fixed_lines).splitlines()
-        negatives = ranking_negatives(pair, inputs)
         if patch.localization == "oracle":
             task = LineTask(pair.program, pair.buggy_source, pair.hunk_start, pair.hunk_count)
-            examples.append(LineTrainingExample(task, line_response_text(task, lines), negatives))
-        elif pair.hunk_count > 0:
+            answer = line_response_text(task, lines)
+        else:
             task = LineTask(pair.program, pair.buggy_source, None)
             answer = numbered_response_text(pair.hunk_start, lines)
-            examples.append(LineTrainingExample(task, answer, negatives))
+        examples.append(LineTrainingExample(task, answer, ranking_negatives(pair, inputs)))
     return examples
 
 

@@ -7,7 +7,7 @@ import ast
 
 import pytest
 
-from coral_dagster.benchmark.corpus import bundled_pair
+from coral_dagster.benchmark.corpus import BugPair, bundled_pair
 from coral_dagster.benchmark.problems import load_problem_set
 from coral_dagster.domain.config import ConfigError, parse_config
 from coral_dagster.pipeline.adapters import ranking_negatives, training_examples
@@ -78,3 +78,27 @@ def test_without_localisation_negatives_come_from_every_line(bundled) -> None:
 def test_the_ranking_loss_needs_line_answers() -> None:
     with pytest.raises(ConfigError, match=r"training.ranking_weight.*needs patch.format"):
         parse_config({"training": {"ranking_weight": 1.0}, "patch": {"format": "function"}})
+
+
+def test_without_localisation_an_insertion_pair_is_left_out(bundled) -> None:
+    """A missing line has no line number to answer with: the pair is no example (and no
+    negatives are drawn for it); with oracle localisation it is one."""
+    pair = bundled_pair(bundled, "digit_sum")  # its bug is on line 3, `n = abs(n)`
+    lines = pair.fixed_source.splitlines(keepends=True)
+    missing = lines.pop(2)
+    insertion = BugPair(
+        pair.program,
+        "injected",
+        "delete_statement",
+        "".join(lines),
+        pair.fixed_source,
+        3,
+        0,
+        (missing.rstrip("\n"),),
+    )
+    none = _inputs({"ranking_weight": 1.0}, {"format": "edit", "localization": "none"})
+    assert [e.answer for e in training_examples(none, [insertion, pair])] == [
+        e.answer for e in training_examples(none, [pair])
+    ]
+    [example] = training_examples(_inputs({"ranking_weight": 1.0}), [insertion])
+    assert example.task.count == 0 and example.negatives
