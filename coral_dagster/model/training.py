@@ -12,7 +12,8 @@ only the replacement line(s) of the marked place). A plain torch loop, readable 
   ``torch.Generator`` seeded with ``config.seed``; an optimizer step consumes
   ``batch_size * gradient_accumulation`` examples (right-padded micro-batches of ``batch_size``);
 - step loss = sum of token cross-entropies over the step's micro-batches / number of response
-  tokens in the step (an exact token mean under gradient accumulation);
+  tokens in the step (an exact token mean under gradient accumulation); only the response
+  positions go through the output layer (``response_cross_entropy``);
 - AdamW at ``genes.learning_rate`` (no weight decay, constant rate), gradients clipped to norm
   ``MAX_GRAD_NORM``; ``max_steps`` optimizer steps, or ``ceil(epochs * examples / per_step)``.
 
@@ -47,7 +48,7 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from peft import LoraConfig, TaskType, get_peft_model
+from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from torch import nn
 
 from coral_dagster.domain.config import TrainingConfig
@@ -73,8 +74,10 @@ __all__ = [
     "LineTrainingExample",
     "TrainingExample",
     "TrainingReport",
+    "collate_batch",
     "encode_example",
     "lora_config",
+    "response_cross_entropy",
     "targetable_modules",
     "train_adapter",
     "validate_genes",
@@ -257,7 +260,7 @@ def encode_example(
     )
 
 
-def _collate(
+def collate_batch(
     batch: Sequence[EncodedExample], pad_token_id: int, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Right-padded (input_ids, attention_mask, labels), each [batch, longest]."""
@@ -346,6 +349,27 @@ def _without_negatives(example: AnyExample) -> AnyExample:
     return example
 
 
+def response_cross_entropy(
+    model: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor
+) -> torch.Tensor:
+    """Sum over response tokens of ``-log p(token | everything before it)`` (nats).
+
+    Token t predicts token t + 1, so the positions scored are those whose next label is not
+    -100. Only their final hidden states go through the output layer: a line answer is ~10 of
+    ~400 tokens, and the vocabulary projection (49,152 x 576 for SmolLM2) over every prompt
+    position was the largest single cost of a step (``bench/response_logits.py`` measures
+    both). Needs a model whose logits are ``output_embeddings(decoder(x))`` (the Llama family
+    of both base models; ``get_decoder`` / ``get_output_embeddings`` are transformers' public
+    accessors, and PEFT's injected layers live inside the decoder)."""
+    causal_lm = model.get_base_model() if isinstance(model, PeftModel) else model
+    hidden = causal_lm.get_decoder()(
+        input_ids=input_ids, attention_mask=attention_mask
+    ).last_hidden_state
+    scored = labels[:, 1:] != IGNORE_INDEX
+    logits = causal_lm.get_output_embeddings()(hidden[:, :-1][scored])
+    return F.cross_entropy(logits.float(), labels[:, 1:][scored], reduction="sum")
+
+
 def ranking_scores(
     totals: torch.Tensor, responses: Sequence[Sequence[int]], score: Literal["mean", "sum"]
 ) -> torch.Tensor:
@@ -383,7 +407,9 @@ def _training_loop(
         plain = [i for i in step_order if encoded[i].ranked is None]
         ranked = [encoded[i].ranked for i in step_order if encoded[i].ranked is not None]
         batches = [
-            _collate([encoded[i] for i in plain[k : k + micro]], tokenizer.pad_token_id, device)
+            collate_batch(
+                [encoded[i] for i in plain[k : k + micro]], tokenizer.pad_token_id, device
+            )
             for k in range(0, len(plain), micro)
         ]
         response_tokens = sum(int((labels[:, 1:] != IGNORE_INDEX).sum()) for *_, labels in batches)
@@ -391,15 +417,8 @@ def _training_loop(
         optimizer.zero_grad(set_to_none=True)
         step_loss = 0.0
         for input_ids, attention_mask, labels in batches:
-            logits = peft_model(input_ids=input_ids, attention_mask=attention_mask).logits
-            # Token t predicts token t+1: shift, then sum over response tokens only.
-            loss_sum = F.cross_entropy(
-                logits[:, :-1].float().reshape(-1, logits.shape[-1]),
-                labels[:, 1:].reshape(-1),
-                ignore_index=IGNORE_INDEX,
-                reduction="sum",
-            )
-            loss = loss_sum / response_tokens
+            loss = response_cross_entropy(peft_model, input_ids, attention_mask, labels)
+            loss = loss / response_tokens
             loss.backward()
             step_loss += float(loss.detach())
             tokens += int(attention_mask.sum())

@@ -20,7 +20,10 @@ from coral_dagster.model.prompts import encode_prompt
 from coral_dagster.model.training import (
     IGNORE_INDEX,
     TrainingExample,
+    collate_batch,
     encode_example,
+    lora_config,
+    response_cross_entropy,
     targetable_modules,
     train_adapter,
     validate_genes,
@@ -118,6 +121,38 @@ def test_labels_cover_response_tokens_only(
     assert cut.truncated
     with pytest.raises(ValueError, match=rf"training example '{example.name}'.*max_length"):
         encode_example(tokenizer, example, max_length=len(prompt_ids))
+
+
+def test_response_cross_entropy_equals_the_full_logits_loss_and_its_gradients(
+    tiny_base: ResolvedBaseModel, tiny_examples: list[TrainingExample]
+) -> None:
+    """Projecting only the response positions gives the loss and the LoRA gradients of
+    cross-entropy over the full logits (padding and prompt positions ignored)."""
+    from peft import get_peft_model
+
+    model, tokenizer = load_model_and_tokenizer(tiny_base, device="cpu", dtype="float32")
+    torch.manual_seed(0)
+    peft_model = get_peft_model(model, lora_config(_genes(dropout=0.0)))
+    encoded = [encode_example(tokenizer, e, 1024) for e in tiny_examples[:3]]
+    input_ids, attention_mask, labels = collate_batch(encoded, tokenizer.pad_token_id, "cpu")
+    assert int((attention_mask == 0).sum()) > 0  # the batch has padding
+
+    def gradients(loss: torch.Tensor) -> list[torch.Tensor]:
+        trainable = [p for p in peft_model.parameters() if p.requires_grad]
+        return list(torch.autograd.grad(loss, trainable))
+
+    logits = peft_model(input_ids=input_ids, attention_mask=attention_mask).logits
+    full = torch.nn.functional.cross_entropy(
+        logits[:, :-1].float().reshape(-1, logits.shape[-1]),
+        labels[:, 1:].reshape(-1),
+        ignore_index=IGNORE_INDEX,
+        reduction="sum",
+    )
+    expected = gradients(full)
+    got_loss = response_cross_entropy(peft_model, input_ids, attention_mask, labels)
+    assert float(got_loss) == pytest.approx(float(full), rel=1e-6)
+    for got, want in zip(gradients(got_loss), expected, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
 
 
 def test_training_reports_and_saves_an_adapter(
