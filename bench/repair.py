@@ -67,29 +67,38 @@ def perfect_ranking(rates: dict[str, list[float]], n: int) -> tuple[float, float
     return sum(greedy) / len(greedy), sum(distinct) / len(distinct)
 
 
-def ceiling(inputs) -> dict[str, Any]:
-    """What the ``edit`` candidates allow on the held-out set at all: the programs some candidate
-    fixes, and the mean pass rate of a perfect ranking (``perfect_ranking``)."""
+def edit_ceiling(problem_set, names, config) -> dict[str, Any]:
+    """What the ``edit`` candidates of ``config.patch`` allow on ``names`` of ``problem_set`` at
+    all: the programs some candidate fixes (``fixable_programs``), and the mean pass rate of a
+    perfect ranking with ``heldout.samples_per_problem`` samples (``perfect_ranking``).
+    Programs without a required test are left out, as the held-out evaluation does."""
     from coral_dagster.benchmark.evaluator import Evaluator
     from coral_dagster.pipeline.heldout import pass_rate, required_tests
     from coral_dagster.pipeline.repair import repair_tasks
 
-    heldout = inputs.heldout_set
-    evaluator = Evaluator(heldout, inputs.config.sandbox)
-    required = required_tests(evaluator, heldout, inputs.test_names)
-    names = [n for n in inputs.test_names if required[n]]
-    tasks = repair_tasks(heldout, names, inputs.config.patch)
+    evaluator = Evaluator(problem_set, config.sandbox)
+    required = required_tests(evaluator, problem_set, list(names))
+    names = [n for n in names if required[n]]
+    tasks = repair_tasks(problem_set, names, config.patch)
     items = [(n, c.program) for n in names for c in tasks[n].candidates]
     rates: dict[str, list[float]] = {n: [] for n in names}
     for result in evaluator.evaluate_many(items):
         rates[result.problem].append(pass_rate(result, required[result.problem]))
-    greedy, distinct = perfect_ranking(rates, inputs.config.heldout.samples_per_problem)
+    greedy, distinct = perfect_ranking(rates, config.heldout.samples_per_problem)
+    fixable = sorted(n for n, values in rates.items() if values and max(values) == 1.0)
     return {
-        "fixable": sum(1 for values in rates.values() if values and max(values) == 1.0),
+        "fixable": len(fixable),
         "programs": len(names),
+        "fixable_programs": fixable,
+        "candidates": sum(len(values) for values in rates.values()),
         "perfect_ranking_mean_pass_greedy": round(greedy, 4),
         "perfect_ranking_mean_pass_distinct": round(distinct, 4),
     }
+
+
+def ceiling(inputs) -> dict[str, Any]:
+    """``edit_ceiling`` of the held-out set."""
+    return edit_ceiling(inputs.heldout_set, inputs.test_names, inputs.config)
 
 
 def evolve(home_dir: Path, config: dict, echo, with_ceiling: bool = True) -> dict:
