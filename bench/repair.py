@@ -79,6 +79,8 @@ def edit_ceiling(problem_set, names, config) -> dict[str, Any]:
     evaluator = Evaluator(problem_set, config.sandbox)
     required = required_tests(evaluator, problem_set, list(names))
     names = [n for n in names if required[n]]
+    if not names:
+        raise SystemExit("edit ceiling: no program with a required test to count")
     tasks = repair_tasks(problem_set, names, config.patch)
     items = [(n, c.program) for n in names for c in tasks[n].candidates]
     rates: dict[str, list[float]] = {n: [] for n in names}

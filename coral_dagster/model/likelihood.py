@@ -10,8 +10,9 @@ responses (``DynamicCache`` built from the prefix keys/values, no copy) and ONE 
 the right-padded tokens ``r_1 .. r_{m-1}`` at positions ``len(x) ..`` gives ``log p(r_t | ...)``
 for ``t >= 2``. Padding sits after every real token, so causal attention already hides it from
 them. The same two functions serve scoring candidates (``model.scoring``, under
-``torch.inference_mode``) and the ranking loss (``model.training``, with gradients), so a
-candidate is trained on exactly the score it is later ranked by.
+``torch.inference_mode``, eval mode, in length-sorted batches) and the ranking loss
+(``model.training``, with gradients, train mode, all of an example's rows in one batch): a
+candidate is trained on the computation it is later ranked by, up to dropout and float rounding.
 
 ``forward_kwargs`` are passed to every forward (adapter selection of ``PatchGenerator``).
 """
@@ -57,6 +58,9 @@ def continuation_logprobs(
 ) -> torch.Tensor:
     """[len(responses), longest - 1] log p(r_t | x, r_<t) for t = 2 .. m of each response, 0
     past a response's end (a one-token response has only zeros)."""
+    empty = [k for k, r in enumerate(responses) if not r]
+    if not responses or empty:
+        raise ValueError(f"likelihood: no responses, or responses {empty} are empty")
     _, layers, n_prompt = prefix
     device = next(model.parameters()).device
     batch = len(responses)
@@ -92,7 +96,7 @@ def response_logprobs(
     model: nn.Module,
     prompt_ids: Sequence[int],
     responses: Sequence[Sequence[int]],
-    pad_token_id: int = 0,
+    pad_token_id: int,
     **forward_kwargs: Any,
 ) -> torch.Tensor:
     """[len(responses)] total log-likelihoods log p(r | x) (nats), one prefill and one batch;

@@ -48,7 +48,7 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from peft import LoraConfig, PeftModel, TaskType, get_peft_model
+from peft import LoraConfig, TaskType, get_peft_model
 from torch import nn
 
 from coral_dagster.domain.config import TrainingConfig
@@ -355,18 +355,14 @@ def response_cross_entropy(
     """Sum over response tokens of ``-log p(token | everything before it)`` (nats).
 
     Token t predicts token t + 1, so the positions scored are those whose next label is not
-    -100. Only their final hidden states go through the output layer: a line answer is ~10 of
-    ~400 tokens, and the vocabulary projection (49,152 x 576 for SmolLM2) over every prompt
-    position was the largest single cost of a step (``bench/response_logits.py`` measures
-    both). Needs a model whose logits are ``output_embeddings(decoder(x))`` (the Llama family
-    of both base models; ``get_decoder`` / ``get_output_embeddings`` are transformers' public
-    accessors, and PEFT's injected layers live inside the decoder)."""
-    causal_lm = model.get_base_model() if isinstance(model, PeftModel) else model
-    hidden = causal_lm.get_decoder()(
-        input_ids=input_ids, attention_mask=attention_mask
-    ).last_hidden_state
+    -100, and only they go through the output layer: the model's own forward with a boolean
+    ``logits_to_keep`` mask (transformers' public argument; it returns the kept positions'
+    logits flattened, batch-major, with whatever scaling the model applies). A line answer is
+    ~10 of ~400 tokens, and projecting every prompt position onto the vocabulary (49,152 x 576
+    for SmolLM2) was the largest single cost of a step (``bench/response_logits.py``)."""
     scored = labels[:, 1:] != IGNORE_INDEX
-    logits = causal_lm.get_output_embeddings()(hidden[:, :-1][scored])
+    keep = F.pad(scored, (0, 1), value=False)  # the last position predicts nothing
+    logits = model(input_ids=input_ids, attention_mask=attention_mask, logits_to_keep=keep).logits
     return F.cross_entropy(logits.float(), labels[:, 1:][scored], reduction="sum")
 
 

@@ -67,7 +67,9 @@ def test_differentiable_scores_equal_the_scorers_and_carry_gradients(
     prompt_ids, rows = encode_example(
         tokenizer, LineTrainingExample(TASK, FIX, WRONG), 1024, stops
     ).ranked
-    got = ranking_scores(response_logprobs(model, prompt_ids, rows), rows, score)
+    got = ranking_scores(
+        response_logprobs(model, prompt_ids, rows, tokenizer.pad_token_id), rows, score
+    )
     want = [s.mean_logprob if score == "mean" else s.sum_logprob for s in expected]
     assert got.tolist() == pytest.approx(want, abs=1e-4)
     assert len(set(want)) == len(want)  # the candidates are told apart at all
@@ -96,7 +98,9 @@ def test_descending_the_ranking_loss_lifts_the_fix(model_and_tokenizer) -> None:
     losses = []
     for _ in range(10):
         optimizer.zero_grad()
-        scores = ranking_scores(response_logprobs(peft_model, prompt_ids, rows), rows, "mean")
+        scores = ranking_scores(
+            response_logprobs(peft_model, prompt_ids, rows, tokenizer.pad_token_id), rows, "mean"
+        )
         loss = torch.nn.functional.cross_entropy(scores[None], torch.zeros(1, dtype=torch.long))
         loss.backward()
         optimizer.step()

@@ -133,6 +133,10 @@ def test_response_cross_entropy_equals_the_full_logits_loss_and_its_gradients(
     model, tokenizer = load_model_and_tokenizer(tiny_base, device="cpu", dtype="float32")
     torch.manual_seed(0)
     peft_model = get_peft_model(model, lora_config(_genes(dropout=0.0)))
+    with torch.no_grad():  # PEFT starts B at 0, which makes every A gradient 0: move it off
+        for name, parameter in peft_model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0.0, 0.02)
     encoded = [encode_example(tokenizer, e, 1024) for e in tiny_examples[:3]]
     input_ids, attention_mask, labels = collate_batch(encoded, tokenizer.pad_token_id, "cpu")
     assert int((attention_mask == 0).sum()) > 0  # the batch has padding
@@ -151,7 +155,9 @@ def test_response_cross_entropy_equals_the_full_logits_loss_and_its_gradients(
     expected = gradients(full)
     got_loss = response_cross_entropy(peft_model, input_ids, attention_mask, labels)
     assert float(got_loss) == pytest.approx(float(full), rel=1e-6)
-    for got, want in zip(gradients(got_loss), expected, strict=True):
+    got_gradients = gradients(got_loss)
+    assert all(float(g.abs().max()) > 0 for g in expected)  # A and B gradients both live
+    for got, want in zip(got_gradients, expected, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
 
 

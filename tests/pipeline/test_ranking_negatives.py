@@ -10,6 +10,7 @@ import pytest
 from coral_dagster.benchmark.corpus import BugPair, bundled_pair
 from coral_dagster.benchmark.problems import load_problem_set
 from coral_dagster.domain.config import ConfigError, parse_config
+from coral_dagster.pipeline import adapters
 from coral_dagster.pipeline.adapters import ranking_negatives, training_examples
 from coral_dagster.pipeline.inputs import load_inputs, training_config_for_key
 from coral_dagster.pipeline.repair import edit_candidates, oracle_place
@@ -80,9 +81,9 @@ def test_the_ranking_loss_needs_line_answers() -> None:
         parse_config({"training": {"ranking_weight": 1.0}, "patch": {"format": "function"}})
 
 
-def test_without_localisation_an_insertion_pair_is_left_out(bundled) -> None:
-    """A missing line has no line number to answer with: the pair is no example (and no
-    negatives are drawn for it); with oracle localisation it is one."""
+def test_without_localisation_an_insertion_pair_is_left_out(bundled, monkeypatch) -> None:
+    """A missing line has no line number to answer with: the pair is no example, and no
+    negatives are drawn for it; with oracle localisation it is one."""
     pair = bundled_pair(bundled, "digit_sum")  # its bug is on line 3, `n = abs(n)`
     lines = pair.fixed_source.splitlines(keepends=True)
     missing = lines.pop(2)
@@ -97,8 +98,15 @@ def test_without_localisation_an_insertion_pair_is_left_out(bundled) -> None:
         (missing.rstrip("\n"),),
     )
     none = _inputs({"ranking_weight": 1.0}, {"format": "edit", "localization": "none"})
-    assert [e.answer for e in training_examples(none, [insertion, pair])] == [
-        e.answer for e in training_examples(none, [pair])
-    ]
+    drawn_for = []
+
+    def recording_negatives(bug_pair, inputs):
+        drawn_for.append(bug_pair.hunk_count)
+        return ranking_negatives(bug_pair, inputs)
+
+    monkeypatch.setattr(adapters, "ranking_negatives", recording_negatives)
+    [example] = training_examples(none, [insertion, pair])
+    assert example.answer.startswith(f"{pair.hunk_start}:") and drawn_for == [pair.hunk_count]
+    monkeypatch.undo()
     [example] = training_examples(_inputs({"ranking_weight": 1.0}), [insertion])
     assert example.task.count == 0 and example.negatives
