@@ -14,22 +14,14 @@ training first pays the one-off allocation and kernel warm-up). Prints the on/of
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 from pathlib import Path
 
 import torch
+from bundled_examples import GENES, bench_base_model, bundled_examples
 
-from coral_dagster.benchmark.corpus import bundled_pair
-from coral_dagster.benchmark.problems import load_problem_set
-from coral_dagster.domain.config import TrainingConfig, parse_config
-from coral_dagster.domain.genome import HeavyGenes
-from coral_dagster.model.base_model import resolve_base_model
+from coral_dagster.domain.config import TrainingConfig
 from coral_dagster.model.training import train_adapter
-from coral_dagster.pipeline.adapters import training_examples
-from coral_dagster.pipeline.inputs import load_inputs
-
-GENES = HeavyGenes(16, 16, 0.05, ("q_proj", "v_proj"), "lora", 2e-3)
 
 
 def main() -> None:
@@ -43,13 +35,9 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    cache_dir = Path(os.environ.get("CORAL_CACHE_DIR", tempfile.mkdtemp(prefix="coral-bench-")))
-    base = resolve_base_model(args.model, cache_dir)
-    problems = load_problem_set("bundled")
-    pairs = [bundled_pair(problems, name) for name in sorted(problems.problems)[: args.programs]]
+    base = bench_base_model(args.model)
     training = {"ranking_weight": 1.0, "ranking_negatives": args.negatives}
-    inputs = load_inputs(parse_config({"patch": {"format": "edit"}, "training": training}))
-    examples = training_examples(inputs, pairs)
+    examples = bundled_examples(args.programs, {"patch": {"format": "edit"}, "training": training})
     out = Path(tempfile.mkdtemp(prefix="coral-bench-ranking-"))
 
     warm_up = TrainingConfig(max_steps=1, batch_size=args.batch_size, max_length=1024)

@@ -18,20 +18,14 @@ seconds per step and the difference of the two losses (nats).
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from bundled_examples import GENES, bench_base_model, bundled_examples
 from peft import get_peft_model
 
-from coral_dagster.benchmark.corpus import bundled_pair
-from coral_dagster.benchmark.problems import load_problem_set
-from coral_dagster.domain.config import parse_config
-from coral_dagster.domain.genome import HeavyGenes
-from coral_dagster.model.base_model import load_model_and_tokenizer, resolve_base_model
+from coral_dagster.model.base_model import load_model_and_tokenizer
 from coral_dagster.model.training import (
     IGNORE_INDEX,
     collate_batch,
@@ -39,10 +33,6 @@ from coral_dagster.model.training import (
     lora_config,
     response_cross_entropy,
 )
-from coral_dagster.pipeline.adapters import training_examples
-from coral_dagster.pipeline.inputs import load_inputs
-
-GENES = HeavyGenes(16, 16, 0.05, ("q_proj", "v_proj"), "lora", 2e-3)
 
 
 def full_logits_cross_entropy(model, input_ids, attention_mask, labels) -> torch.Tensor:
@@ -67,12 +57,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    cache_dir = Path(os.environ.get("CORAL_CACHE_DIR", tempfile.mkdtemp(prefix="coral-bench-")))
-    base = resolve_base_model(args.model, cache_dir)
-    problems = load_problem_set("bundled")
-    pairs = [bundled_pair(problems, name) for name in sorted(problems.problems)[: args.programs]]
-    inputs = load_inputs(parse_config({"patch": {"format": args.format}}))
-    examples = training_examples(inputs, pairs)
+    base = bench_base_model(args.model)
+    examples = bundled_examples(args.programs, {"patch": {"format": args.format}})
     model, tokenizer = load_model_and_tokenizer(base, device="cpu", dtype="float32")
     torch.manual_seed(0)
     peft_model = get_peft_model(model, lora_config(GENES))
