@@ -259,6 +259,10 @@ class PatchConfig(_Section):
     ``localization``: ``oracle`` marks the line(s) that differ between the buggy and the correct
     program (perfect fault localisation, as in APR papers); ``none`` marks nothing (``line``:
     the model names the line; ``edit``: every code line's edits are candidates).
+
+    ``candidate_score`` (``edit``): ``mean`` / ``sum``: log-likelihood of the candidate's answer
+    line in the repair prompt, per token or in total; ``program``: log-likelihood of the whole
+    patched program as plain text (how natural the program reads to the model), no prompt.
     """
 
     format: Literal["function", "line", "edit"] = "function"
@@ -266,8 +270,10 @@ class PatchConfig(_Section):
     max_candidates: int = Field(
         200, ge=1, le=5000, description="edit format: candidates per problem, at most"
     )
-    candidate_score: Literal["mean", "sum"] = Field(
-        "mean", description="edit format: rank candidates by log-likelihood per token or total"
+    candidate_score: Literal["mean", "sum", "program"] = Field(
+        "mean",
+        description="edit format: rank candidates by the answer line's log-likelihood per token "
+        "(mean) or in total (sum), or by the whole patched program's (program)",
     )
     draws: Literal["independent", "distinct"] = Field(
         "independent",
@@ -466,6 +472,11 @@ class ExperimentConfig(_Section):
             raise ValueError(
                 "training.ranking_weight: the ranking loss orders line edits, it needs "
                 "patch.format line or edit (got function)"
+            )
+        if self.training.ranking_weight > 0 and self.patch.candidate_score == "program":
+            raise ValueError(
+                "training.ranking_weight: the ranking loss orders answer lines in the repair "
+                "prompt; it needs patch.candidate_score mean or sum (got program)"
             )
         return self
 

@@ -15,6 +15,18 @@ padding); results come back in input order. Adapters are selected as in ``PatchG
 through PEFT's ``adapter_names``). CPU results are deterministic for a given batch; a
 candidate's score alone and inside a batch agree to float rounding.
 
+Whole programs (``program_ids``, ``score_program_candidates``; ``patch.candidate_score:
+program``): each candidate program ``y`` is scored as plain text, no prompt, as how natural the
+model finds it (the "naturalness" of code: a buggy line makes the lines around it less likely).
+The programs are tokenized alone after one document-start token ``s`` (the tokenizer's BOS, or
+its EOS when it has none) and split after the longest token prefix ``c`` they all share (at
+least ``s``, at most all but one token of the shortest); with ``y = c + y'``,
+
+    sum_logprob = log p(y' | c) = log p(y | s) - log p(c | s),
+
+the same offset for every candidate of one problem: ranking and drawing (softmax, so
+offset-free) depend on ``log p(y | s)`` only. ``mean_logprob`` is ``sum_logprob / |y'|``.
+
 Drawing (``draw_candidates``): see its docstring.
 """
 
@@ -39,8 +51,10 @@ from coral_dagster.model.prompts import (
 __all__ = [
     "CandidateScore",
     "draw_candidates",
+    "program_ids",
     "response_ids",
     "score_line_candidates",
+    "score_program_candidates",
     "score_responses",
 ]
 
@@ -128,6 +142,39 @@ def score_line_candidates(
     """Score ``line`` answers (``prompts.line_response_text`` texts) to ``task``."""
     prompt, responses = response_ids(generator, task, answers)
     return score_responses(generator, prompt, responses, adapter_name, batch_size)
+
+
+def document_start_id(tokenizer) -> int:
+    """The token a plain-text document starts after: BOS, or EOS without one."""
+    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    if start is None:
+        raise ValueError("program scores: the tokenizer has neither a BOS nor an EOS token")
+    return start
+
+
+def program_ids(tokenizer, programs: Sequence[str]) -> tuple[list[int], list[list[int]]]:
+    """(shared prefix ids ``c``, the rest ``y'`` of each program's ids) for program scores (see
+    the module doc): every rest holds at least one token."""
+    if not programs:
+        raise ValueError("program scores: no programs")
+    start = document_start_id(tokenizer)
+    ids = [[start, *tokenizer(p, add_special_tokens=False)["input_ids"]] for p in programs]
+    shared = min(len(i) for i in ids) - 1
+    for other in ids[1:]:
+        shared = next((k for k in range(shared) if other[k] != ids[0][k]), shared)
+    shared = max(shared, 1)  # the start token is shared; a one-token program keeps it apart
+    return ids[0][:shared], [i[shared:] for i in ids]
+
+
+def score_program_candidates(
+    generator: PatchGenerator,
+    programs: Sequence[str],
+    adapter_name: str | None = None,
+    batch_size: int = 16,
+) -> list[CandidateScore]:
+    """Score whole candidate programs as plain text (``patch.candidate_score: program``)."""
+    prefix, rests = program_ids(generator.tokenizer, programs)
+    return score_responses(generator, prefix, rests, adapter_name, batch_size)
 
 
 def draw_candidates(

@@ -307,14 +307,20 @@ def train_adapter(
     device: str = "auto",
     progress: ProgressCallback | None = None,
     dtype: str = "auto",
-    ranking_score: Literal["mean", "sum"] = "mean",
+    ranking_score: Literal["mean", "sum"] | None = "mean",
 ) -> TrainingReport:
     """Train one adapter and save it to ``out_dir`` (adapter_config.json,
     adapter_model.safetensors). ``progress(step, total_steps, loss)`` is called per step.
-    ``ranking_score``: the candidate score the ranking loss orders (``patch.candidate_score``);
-    examples' negatives are ranked only when ``config.ranking_weight > 0``."""
+    ``ranking_score``: the candidate score the ranking loss orders (``patch.candidate_score``,
+    ``mean`` or ``sum``; None without the ranking loss); examples' negatives are ranked only
+    when ``config.ranking_weight > 0``."""
     if not examples:
         raise ValueError("train_adapter: no training examples")
+    if config.ranking_weight > 0 and ranking_score not in ("mean", "sum"):
+        raise ValueError(
+            f"train_adapter: the ranking loss orders answer lines by mean or sum, got "
+            f"ranking_score {ranking_score!r}"
+        )
     model, tokenizer = load_model_and_tokenizer(base, device=device, dtype=dtype)
     try:
         validate_genes(model, genes)
@@ -384,7 +390,7 @@ def _training_loop(
     config: TrainingConfig,
     genes: HeavyGenes,
     progress: ProgressCallback | None,
-    ranking_score: Literal["mean", "sum"],
+    ranking_score: Literal["mean", "sum"] | None,
 ) -> TrainingReport:
     device = next(peft_model.parameters()).device
     trainable = [p for p in peft_model.parameters() if p.requires_grad]

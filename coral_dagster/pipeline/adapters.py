@@ -130,7 +130,13 @@ def ensure_adapter(
                 out,
                 device=device,
                 dtype=inputs.config.model.dtype,
-                ranking_score=inputs.config.patch.candidate_score,
+                # Only the ranking loss orders candidates (config validation keeps `program`
+                # scores away from it); without it there is no score to pass.
+                ranking_score=(
+                    inputs.config.patch.candidate_score
+                    if inputs.config.training.ranking_weight > 0
+                    else None
+                ),
             )
             training = AdapterTraining.from_dict(report.to_dict())
             write_record_file(out / layout.ADAPTER_TRAINING, training)

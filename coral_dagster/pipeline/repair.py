@@ -11,8 +11,9 @@ Per problem a ``RepairTask`` holds what the model is shown and, for ``edit``, th
 - ``edit``: every single mechanical edit of the marked line(s), or of every code line with
   ``none`` (``benchmark.mutations``; insertions at a missing-line place), at most
   ``patch.max_candidates``; each candidate is the answer text it stands for. The model scores
-  each candidate as the answer (``model.scoring``: log-likelihood, per token with
-  ``candidate_score: mean``, in total with ``sum``), once per (problem, adapter), and the
+  each candidate (``model.scoring``; ``candidate_scores``) as the answer (log-likelihood, per
+  token with ``candidate_score: mean``, in total with ``sum``) or as the whole patched program
+  read as plain text (``program``), once per (problem, adapter), and the
   knobs draw from the scores (``model.scoring.draw_candidates``: temperature, top-k, top-p;
   greedy when sampling is off): i.i.d. draws, as sampled generations would be, or with
   ``patch.draws: distinct`` without replacement, so no candidate is tried twice while the
@@ -284,11 +285,34 @@ def _line_patches(
     return _grouped(requests, flat)
 
 
+def candidate_scores(
+    generator: PatchGenerator,
+    task: RepairTask,
+    patch: PatchConfig,
+    adapter_name: str | None,
+    batch_size: int,
+) -> list[float]:
+    """The model's score of each ``edit`` candidate of ``task`` (``patch.candidate_score``):
+    the answer line's log-likelihood in the repair prompt per token (``mean``) or in total
+    (``sum``), or the whole patched program's as plain text (``program``)."""
+    from coral_dagster.model.scoring import score_line_candidates, score_program_candidates
+
+    if patch.candidate_score == "program":
+        ranked = score_program_candidates(
+            generator, [c.program for c in task.candidates], adapter_name, batch_size
+        )
+        return [s.sum_logprob for s in ranked]
+    ranked = score_line_candidates(
+        generator, task.line_task(), [c.answer for c in task.candidates], adapter_name, batch_size
+    )
+    return [s.mean_logprob if patch.candidate_score == "mean" else s.sum_logprob for s in ranked]
+
+
 def _edit_patches(
     generator, requests, tasks, patch, batch_size, progress
 ) -> list[list[PatchOutput]]:
     from coral_dagster.model.prompts import encode_line_prompt
-    from coral_dagster.model.scoring import draw_candidates, score_line_candidates
+    from coral_dagster.model.scoring import draw_candidates
 
     samples_of: Counter[tuple[str, str | None]] = Counter()
     for r in requests:
@@ -300,16 +324,7 @@ def _edit_patches(
         values: list[float] = []
         started = time.perf_counter()
         if task.candidates:  # none: answered below as "no edit candidates"
-            ranked = score_line_candidates(
-                generator,
-                task.line_task(),
-                [c.answer for c in task.candidates],
-                adapter_name=adapter_name,
-                batch_size=batch_size,
-            )
-            values = [
-                s.mean_logprob if patch.candidate_score == "mean" else s.sum_logprob for s in ranked
-            ]
+            values = candidate_scores(generator, task, patch, adapter_name, batch_size)
         scores[(problem, adapter_name)] = (values, time.perf_counter() - started)
         done += samples_of[(problem, adapter_name)]
         if progress is not None:

@@ -16,8 +16,10 @@ from coral_dagster.model.generation import PatchGenerator
 from coral_dagster.model.scoring import (
     CandidateScore,
     draw_candidates,
+    program_ids,
     response_ids,
     score_line_candidates,
+    score_program_candidates,
     score_responses,
 )
 
@@ -110,6 +112,58 @@ def test_bad_scoring_input_is_named(generator: PatchGenerator) -> None:
     with pytest.raises(ValueError, match=r"responses \[1\] are empty"):
         score_responses(generator, [1, 2], [[3], []])
     assert score_responses(generator, [1, 2], []) == []
+
+
+# -- whole programs ------------------------------------------------------------------------------
+
+GCD_PROGRAMS = [
+    "def gcd(a, b):\n    if b == 0:\n        return a\n    return gcd(b, a % b)\n",
+    "def gcd(a, b):\n    if b == 0:\n        return a\n    return gcd(a % b, b)\n",
+    "def gcd(a, b):\n    if b != 0:\n        return a\n    return gcd(b, a % b)\n",
+    "def gcd(a, b):\n    if b == 0:\n        return b\n    return gcd(b, a % b)\n",
+]
+
+
+def _program_logprob(generator: PatchGenerator, program: str, adapter: str | None) -> float:
+    """log p(program | document start) from one plain forward (no cache, no shared prefix)."""
+    ids = program_ids(generator.tokenizer, [program])
+    full = ids[0] + ids[1][0]
+    return _reference(generator, full[:1], full[1:], adapter)
+
+
+def test_program_ids_split_after_the_shared_tokens(generator: PatchGenerator) -> None:
+    tokenizer = generator.tokenizer
+    start = tokenizer.bos_token_id
+    prefix, rests = program_ids(tokenizer, GCD_PROGRAMS)
+    assert prefix[0] == start and len(prefix) > 1  # "def gcd(a, b):..." is shared
+    for program, rest in zip(GCD_PROGRAMS, rests, strict=True):
+        assert prefix + rest == [start, *tokenizer(program, add_special_tokens=False).input_ids]
+    assert len({r[0] for r in rests}) > 1  # split at the first token that differs
+    _, [alone] = program_ids(tokenizer, GCD_PROGRAMS[:1])
+    assert len(alone) == 1  # one program keeps one token to score
+    head, _ = program_ids(tokenizer, ["x = 1\n", "def f():\n    pass\n"])
+    assert head == [start]  # nothing shared but the document start
+
+
+@pytest.mark.parametrize("adapter", [None, "lora_a"])
+def test_program_scores_differ_as_whole_program_likelihoods(
+    generator: PatchGenerator, adapter: str | None
+) -> None:
+    """sum_logprob = log p(y | s) - log p(shared prefix | s): differences between candidates
+    are differences of the whole programs' log-likelihoods."""
+    scores = score_program_candidates(generator, GCD_PROGRAMS, adapter, batch_size=3)
+    whole = [_program_logprob(generator, p, adapter) for p in GCD_PROGRAMS]
+    for k in range(1, len(GCD_PROGRAMS)):
+        assert scores[k].sum_logprob - scores[0].sum_logprob == pytest.approx(
+            whole[k] - whole[0], abs=5e-5
+        )
+    _, rests = program_ids(generator.tokenizer, GCD_PROGRAMS)
+    assert [s.tokens for s in scores] == [len(r) for r in rests]
+
+
+def test_program_scores_need_programs(generator: PatchGenerator) -> None:
+    with pytest.raises(ValueError, match="no programs"):
+        score_program_candidates(generator, [])
 
 
 # -- drawing ------------------------------------------------------------------------------------

@@ -79,6 +79,13 @@ def test_without_localisation_negatives_come_from_every_line(bundled) -> None:
 def test_the_ranking_loss_needs_line_answers() -> None:
     with pytest.raises(ConfigError, match=r"training.ranking_weight.*needs patch.format"):
         parse_config({"training": {"ranking_weight": 1.0}, "patch": {"format": "function"}})
+    with pytest.raises(ConfigError, match=r"needs patch.candidate_score mean or sum"):
+        parse_config(
+            {
+                "training": {"ranking_weight": 1.0},
+                "patch": {"format": "edit", "candidate_score": "program"},
+            }
+        )
 
 
 def test_without_localisation_an_insertion_pair_is_left_out(bundled, monkeypatch) -> None:

@@ -107,6 +107,36 @@ def test_distinct_edit_draws_try_each_candidate_once(bundled, generator):
             assert len(set(answers)) == min(8, len(tasks[name].candidates))
 
 
+def test_program_scores_rank_the_whole_patched_programs(bundled, generator):
+    """With ``candidate_score: program`` greedy draws take the candidate whose whole program the
+    model finds most likely (``score_program_candidates``) first, and distinct greedy draws
+    follow that ranking; the line scores of the same candidates rank them otherwise."""
+    from coral_dagster.model.scoring import score_program_candidates
+
+    patch = PatchConfig(format="edit", candidate_score="program", draws="distinct")
+    tasks = repair_tasks(bundled, NAMES, patch)
+    differs = 0
+    for name in NAMES:
+        task = tasks[name]
+        scores = [
+            s.sum_logprob
+            for s in score_program_candidates(generator, [c.program for c in task.candidates])
+        ]
+        assert repair.candidate_scores(generator, task, patch, None, 8) == scores
+        order = sorted(range(len(scores)), key=lambda k: (-scores[k], k))
+        [samples] = generate_patches(
+            generator, [PatchRequest("r", name, None, GREEDY, 0, 4)], tasks, patch, 8
+        )
+        # distinct greedy: the ranking's order (the nucleus may keep fewer than 4, then cycle)
+        drawn = list(dict.fromkeys(o.program for o in samples))
+        assert drawn == [task.candidates[k].program for k in order[: len(drawn)]]
+        line = repair.candidate_scores(
+            generator, task, patch.model_copy(update={"candidate_score": "mean"}), None, 8
+        )
+        differs += max(range(len(line)), key=lambda k: (line[k], -k)) != order[0]
+    assert differs > 0
+
+
 def test_distinct_draws_need_the_edit_format():
     with pytest.raises(ValueError, match=r"patch\.draws: distinct needs patch\.format: edit"):
         PatchConfig(format="line", draws="distinct")
