@@ -38,7 +38,6 @@ def test_a_ranking_loss_config_leaves_it_out_of_whole_function_runs(tmp_path: Pa
     bench = load_bench()
     base = yaml.safe_load((REPO / "configs" / "quixbugs.yaml").read_text())
     base["training"]["ranking_weight"] = 1.0
-    base["patch"]["candidate_score"] = "mean"  # the ranking loss orders answer lines
     for fmt in ("edit", "line", "function"):
         config = parse_config(bench.run_config(base, tmp_path, fmt, "oracle"))
         assert config.training.ranking_weight == (0.0 if fmt == "function" else 1.0)

@@ -473,11 +473,6 @@ class ExperimentConfig(_Section):
                 "training.ranking_weight: the ranking loss orders line edits, it needs "
                 "patch.format line or edit (got function)"
             )
-        if self.training.ranking_weight > 0 and self.patch.candidate_score == "program":
-            raise ValueError(
-                "training.ranking_weight: the ranking loss orders answer lines in the repair "
-                "prompt; it needs patch.candidate_score mean or sum (got program)"
-            )
         return self
 
     @model_validator(mode="after")

@@ -33,6 +33,12 @@ mean over the step's response tokens + ``w * mean(l)`` over the step's examples 
 Sharing the forward keeps a ranked example close to a plain one in cost
 (``bench/ranking_training.py``: 1.28x the seconds per step with 8 negatives).
 
+With ``score="program"`` the rows are whole programs instead (``LineTrainingExample.programs``:
+the fixed program, then each negative's), scored as ``patch.candidate_score: program`` scores
+them (``model.scoring.program_ids``: plain text, their shared token prefix prefilled once):
+``s_j = log p(rest of program j | shared prefix)``. That forward holds no answer, so the
+example's language-model term comes from the plain batches, as an example without negatives.
+
 ``torch.manual_seed(config.seed)`` (inside ``fork_rng``, so the caller's RNG is untouched) fixes
 the LoRA initialisation and dropout: on CPU two runs give bitwise-identical adapter weights.
 """
@@ -66,6 +72,7 @@ from coral_dagster.model.prompts import (
     encode_line_training_example,
     encode_training_example,
 )
+from coral_dagster.model.scoring import program_ids
 from coral_dagster.model.versions import TRAINING_CODE_VERSION
 
 __all__ = [
@@ -104,11 +111,13 @@ class LineTrainingExample:
     """One ``line``-format example: ``task`` (program + marked place) and ``answer``, the exact
     response text (``prompts.line_response_text`` or ``prompts.numbered_response_text``);
     ``negatives``: wrong answers in the same form, which the ranking loss ranks below
-    ``answer`` (empty: the example has no ranking term)."""
+    ``answer`` (empty: the example has no ranking term); ``programs``: the fixed program, then
+    the program of each negative, for the ``program`` ranking score (empty otherwise)."""
 
     task: LineTask
     answer: str
     negatives: tuple[str, ...] = ()
+    programs: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -143,12 +152,17 @@ class TrainingReport:
 @dataclass(frozen=True)
 class EncodedExample:
     """``ranked``: (prompt ids, response ids of the answer then of each negative, each cut
-    after its first stop token) for the ranking loss; None without negatives."""
+    after its first stop token) for the ranking loss, or with the ``program`` score (shared
+    prefix ids, the rest of the fixed program then of each negative program); None without
+    negatives. ``ranked_answer``: row 0 of ``ranked`` is the answer, whose token
+    cross-entropies are then the example's language-model term (False: the plain batches
+    carry it)."""
 
     input_ids: list[int]
     labels: list[int]
     truncated: bool
     ranked: tuple[list[int], tuple[list[int], ...]] | None = None
+    ranked_answer: bool = True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,13 +233,16 @@ def encode_example(
     example: AnyExample,
     max_length: int,
     stop_ids: frozenset[int] = frozenset(),
+    ranking_score: Literal["mean", "sum", "program"] = "mean",
 ) -> EncodedExample:
     """Prompt + response ids truncated to ``max_length``; labels -100 on the prompt; for a line
-    example with negatives, its ranking rows (responses cut after the first of ``stop_ids``,
-    as ``model.scoring`` scores them).
+    example with negatives, its ranking rows as ``model.scoring`` scores them for
+    ``ranking_score``: responses cut after the first of ``stop_ids``, or (``program``) the
+    programs split after their shared tokens (``scoring.program_ids``).
 
-    Raises ``ValueError`` naming the example when its prompt leaves no response token, or when
-    it has negatives and no ``stop_ids`` are given.
+    Raises ``ValueError`` naming the example when its prompt leaves no response token, when
+    it has negatives and no ``stop_ids`` are given, or (``program``) when its programs are not
+    one per answer and negative.
     """
     if isinstance(example, LineTrainingExample):
         prompt_ids, response_ids = encode_line_training_example(
@@ -245,6 +262,23 @@ def encode_example(
     input_ids = (prompt_ids + response_ids)[:max_length]
     labels = ([IGNORE_INDEX] * len(prompt_ids) + response_ids)[:max_length]
     ranked = None
+    if (
+        isinstance(example, LineTrainingExample)
+        and example.negatives
+        and ranking_score == "program"
+    ):
+        if len(example.programs) != 1 + len(example.negatives):
+            raise ValueError(
+                f"training example {example.name!r}: {len(example.programs)} programs for the "
+                f"answer and {len(example.negatives)} negatives"
+            )
+        return EncodedExample(
+            input_ids=input_ids,
+            labels=labels,
+            truncated=len(prompt_ids) + len(response_ids) > max_length,
+            ranked=program_ids(tokenizer, example.programs),
+            ranked_answer=False,
+        )
     if isinstance(example, LineTrainingExample) and example.negatives:
         if not stop_ids:
             raise ValueError(f"training example {example.name!r}: ranking rows need stop ids")
@@ -307,19 +341,19 @@ def train_adapter(
     device: str = "auto",
     progress: ProgressCallback | None = None,
     dtype: str = "auto",
-    ranking_score: Literal["mean", "sum"] | None = "mean",
+    ranking_score: Literal["mean", "sum", "program"] | None = "mean",
 ) -> TrainingReport:
     """Train one adapter and save it to ``out_dir`` (adapter_config.json,
     adapter_model.safetensors). ``progress(step, total_steps, loss)`` is called per step.
-    ``ranking_score``: the candidate score the ranking loss orders (``patch.candidate_score``,
-    ``mean`` or ``sum``; None without the ranking loss); examples' negatives are ranked only
-    when ``config.ranking_weight > 0``."""
+    ``ranking_score``: the candidate score the ranking loss orders (``patch.candidate_score``;
+    None without the ranking loss); examples' negatives are ranked only when
+    ``config.ranking_weight > 0``."""
     if not examples:
         raise ValueError("train_adapter: no training examples")
-    if config.ranking_weight > 0 and ranking_score not in ("mean", "sum"):
+    if config.ranking_weight > 0 and ranking_score not in ("mean", "sum", "program"):
         raise ValueError(
-            f"train_adapter: the ranking loss orders answer lines by mean or sum, got "
-            f"ranking_score {ranking_score!r}"
+            f"train_adapter: the ranking loss needs a candidate score (mean, sum or program), "
+            f"got {ranking_score!r}"
         )
     model, tokenizer = load_model_and_tokenizer(base, device=device, dtype=dtype)
     try:
@@ -327,7 +361,8 @@ def train_adapter(
         stops = stop_token_ids(model, tokenizer)
         if config.ranking_weight == 0:
             examples = [_without_negatives(e) for e in examples]
-        encoded = [encode_example(tokenizer, e, config.max_length, stops) for e in examples]
+        score = ranking_score or "mean"  # without the ranking loss no example has negatives
+        encoded = [encode_example(tokenizer, e, config.max_length, stops, score) for e in examples]
         torch_device = next(model.parameters()).device
         cuda_devices = [torch_device.index or 0] if torch_device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda_devices):
@@ -374,10 +409,13 @@ def response_cross_entropy(
 
 
 def ranking_scores(
-    totals: torch.Tensor, responses: Sequence[Sequence[int]], score: Literal["mean", "sum"]
+    totals: torch.Tensor,
+    responses: Sequence[Sequence[int]],
+    score: Literal["mean", "sum", "program"],
 ) -> torch.Tensor:
-    """The candidate scores of ``response_logprobs``' totals: per token (``mean``) or total."""
-    if score == "sum":
+    """The candidate scores of ``response_logprobs``' totals: per token (``mean``) or total
+    (``sum``, and ``program``, whose rows are the programs' rests)."""
+    if score in ("sum", "program"):
         return totals
     lengths = [len(r) for r in responses]
     return totals / torch.tensor(lengths, dtype=totals.dtype, device=totals.device)
@@ -390,7 +428,7 @@ def _training_loop(
     config: TrainingConfig,
     genes: HeavyGenes,
     progress: ProgressCallback | None,
-    ranking_score: Literal["mean", "sum"] | None,
+    ranking_score: Literal["mean", "sum", "program"] | None,
 ) -> TrainingReport:
     device = next(peft_model.parameters()).device
     trainable = [p for p in peft_model.parameters() if p.requires_grad]
@@ -407,8 +445,8 @@ def _training_loop(
     start = time.perf_counter()
     for step in range(steps):
         step_order = order[step * per_step : (step + 1) * per_step]
-        plain = [i for i in step_order if encoded[i].ranked is None]
-        ranked = [encoded[i].ranked for i in step_order if encoded[i].ranked is not None]
+        plain = [i for i in step_order if encoded[i].ranked is None or not encoded[i].ranked_answer]
+        ranked = [encoded[i] for i in step_order if encoded[i].ranked is not None]
         batches = [
             collate_batch(
                 [encoded[i] for i in plain[k : k + micro]], tokenizer.pad_token_id, device
@@ -416,7 +454,7 @@ def _training_loop(
             for k in range(0, len(plain), micro)
         ]
         response_tokens = sum(int((labels[:, 1:] != IGNORE_INDEX).sum()) for *_, labels in batches)
-        response_tokens += sum(len(responses[0]) for _, responses in ranked)
+        response_tokens += sum(len(e.ranked[1][0]) for e in ranked if e.ranked_answer)
         optimizer.zero_grad(set_to_none=True)
         step_loss = 0.0
         for input_ids, attention_mask, labels in batches:
@@ -428,11 +466,15 @@ def _training_loop(
             step_loss += float(loss.detach())
             tokens += int(attention_mask.sum())
         step_ranking = 0.0
-        for prompt_ids, responses in ranked:  # one example at a time: its rows share a prefill
+        for example in ranked:  # one example at a time: its rows share a prefill
+            prompt_ids, responses = example.ranked
             totals = response_logprobs(peft_model, prompt_ids, responses, tokenizer.pad_token_id)
             scores = ranking_scores(totals, responses, ranking_score)
             ranking = F.cross_entropy(scores[None], torch.zeros(1, dtype=torch.long, device=device))
-            language = -totals[0] / response_tokens  # the answer row: its token cross-entropies
+            # the answer row's token cross-entropies (programs: the plain batches hold them)
+            language = (
+                -totals[0] / response_tokens if example.ranked_answer else totals.new_zeros(())
+            )
             (language + config.ranking_weight * ranking / len(ranked)).backward()
             step_loss += float(language.detach())
             step_ranking += float(ranking.detach()) / len(ranked)

@@ -22,7 +22,7 @@ from coral_dagster.pipeline import layout
 from coral_dagster.pipeline.corpus import as_pairs, load_corpus
 from coral_dagster.pipeline.inputs import ExperimentInputs
 from coral_dagster.pipeline.records import AdapterTraining
-from coral_dagster.pipeline.repair import answer_text, edit_candidates, sample_seed
+from coral_dagster.pipeline.repair import Candidate, answer_text, edit_candidates, sample_seed
 from coral_dagster.pipeline.store import ArtifactStore, write_record_file
 
 # The model layer imports torch/transformers/peft: 3.5 s of a fresh run's 5 s start-up
@@ -63,12 +63,18 @@ def training_examples(inputs: ExperimentInputs, pairs: Sequence[BugPair]) -> lis
         else:
             task = LineTask(pair.program, pair.buggy_source, None)
             answer = numbered_response_text(pair.hunk_start, lines)
-        examples.append(LineTrainingExample(task, answer, ranking_negatives(pair, inputs)))
+        negatives = ranking_negatives(pair, inputs)
+        programs = ()
+        if negatives and patch.candidate_score == "program":
+            programs = (pair.fixed_source, *(c.program for c in negatives))
+        examples.append(
+            LineTrainingExample(task, answer, tuple(c.answer for c in negatives), programs)
+        )
     return examples
 
 
-def ranking_negatives(pair: BugPair, inputs: ExperimentInputs) -> tuple[str, ...]:
-    """The wrong answers the ranking loss ranks ``pair``'s fix above (empty when the loss is
+def ranking_negatives(pair: BugPair, inputs: ExperimentInputs) -> tuple[Candidate, ...]:
+    """The wrong candidates the ranking loss ranks ``pair``'s fix above (empty when the loss is
     off): ``training.ranking_negatives`` of the ``edit`` candidates the buggy program would
     have in generation (its marked place's single edits with oracle localisation, every code
     line's without), leaving out every candidate whose program is the fixed program (compared
@@ -84,7 +90,7 @@ def ranking_negatives(pair: BugPair, inputs: ExperimentInputs) -> tuple[str, ...
         place = Hunk(pair.hunk_start, pair.hunk_count, pair.fixed_lines, indent)
     fixed = ast.dump(ast.parse(pair.fixed_source))
     wrong = [
-        c.answer
+        c
         for c in edit_candidates(pair.program, pair.buggy_source, place, patch)
         if ast.dump(ast.parse(c.program)) != fixed
     ]
@@ -130,8 +136,7 @@ def ensure_adapter(
                 out,
                 device=device,
                 dtype=inputs.config.model.dtype,
-                # Only the ranking loss orders candidates (config validation keeps `program`
-                # scores away from it); without it there is no score to pass.
+                # only the ranking loss orders candidates; without it there is no score to pass
                 ranking_score=(
                     inputs.config.patch.candidate_score
                     if inputs.config.training.ranking_weight > 0

@@ -61,6 +61,11 @@ GCD_WRONG = (
     "    return a",
     "    return gcd(a, b)",
 )
+# The programs the fix and the wrong answers make (line 4 replaced), for program scores.
+GCD_PROGRAMS = tuple(
+    "".join([*GCD_BUGGY.splitlines(keepends=True)[:3], line + "\n"])
+    for line in (GCD_FIX, *GCD_WRONG)
+)
 # Adapter genes that move tiny-random visibly in a few steps (a large learning rate).
 FAST_LINE_GENES = HeavyGenes(8, 16, 0.0, ("q_proj", "v_proj"), "lora", 5e-2)
 

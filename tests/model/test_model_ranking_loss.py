@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from model_helpers import FAST_LINE_GENES, GCD_FIX, GCD_TASK, GCD_WRONG
+from model_helpers import FAST_LINE_GENES, GCD_FIX, GCD_PROGRAMS, GCD_TASK, GCD_WRONG
 from safetensors.torch import load_file
 
 from coral_dagster.domain.config import TrainingConfig
@@ -21,7 +21,11 @@ from coral_dagster.model.base_model import (
 )
 from coral_dagster.model.generation import PatchGenerator
 from coral_dagster.model.likelihood import response_logprobs
-from coral_dagster.model.scoring import score_line_candidates
+from coral_dagster.model.scoring import (
+    program_ids,
+    score_line_candidates,
+    score_program_candidates,
+)
 from coral_dagster.model.training import (
     LineTrainingExample,
     encode_example,
@@ -56,16 +60,32 @@ def test_ranking_rows_are_the_scorers_responses(model_and_tokenizer) -> None:
         encode_example(tokenizer, LineTrainingExample(TASK, FIX, WRONG), 1024)
 
 
-@pytest.mark.parametrize("score", ["mean", "sum"])
+def test_program_ranking_rows_are_the_program_scorers(model_and_tokenizer) -> None:
+    model, tokenizer = model_and_tokenizer
+    stops = stop_token_ids(model, tokenizer)
+    example = LineTrainingExample(TASK, FIX, WRONG, GCD_PROGRAMS)
+    encoded = encode_example(tokenizer, example, 1024, stops, "program")
+    assert encoded.ranked == program_ids(tokenizer, GCD_PROGRAMS)
+    assert not encoded.ranked_answer  # the plain batches carry its language-model term
+    assert encoded.input_ids == encode_example(tokenizer, example, 1024, stops).input_ids
+    short = LineTrainingExample(TASK, FIX, WRONG, GCD_PROGRAMS[:2])
+    with pytest.raises(ValueError, match="'gcd': 2 programs for the answer and 4 negatives"):
+        encode_example(tokenizer, short, 1024, stops, "program")
+
+
+@pytest.mark.parametrize("score", ["mean", "sum", "program"])
 def test_differentiable_scores_equal_the_scorers_and_carry_gradients(
     tiny_base: ResolvedBaseModel, model_and_tokenizer, score: str
 ) -> None:
     model, tokenizer = model_and_tokenizer
     generator = PatchGenerator(tiny_base, device="cpu", dtype="float32")
-    expected = score_line_candidates(generator, TASK, [FIX, *WRONG])
+    if score == "program":
+        expected = score_program_candidates(generator, GCD_PROGRAMS)
+    else:
+        expected = score_line_candidates(generator, TASK, [FIX, *WRONG])
     stops = stop_token_ids(model, tokenizer)
     prompt_ids, rows = encode_example(
-        tokenizer, LineTrainingExample(TASK, FIX, WRONG), 1024, stops
+        tokenizer, LineTrainingExample(TASK, FIX, WRONG, GCD_PROGRAMS), 1024, stops, score
     ).ranked
     got = ranking_scores(
         response_logprobs(model, prompt_ids, rows, tokenizer.pad_token_id), rows, score
@@ -134,3 +154,24 @@ def test_training_records_the_ranking_loss_and_off_changes_nothing(
     }
     assert all(torch.equal(weights["off"][k], weights["plain"][k]) for k in weights["off"])
     assert any(not torch.equal(weights["on"][k], weights["off"][k]) for k in weights["off"])
+
+
+def test_program_ranking_trains_with_the_plain_language_term(
+    tiny_base: ResolvedBaseModel, tmp_path: Path
+) -> None:
+    """With the ``program`` score, step 1's ranking loss is the untrained adapter's listwise
+    loss over the programs, and its language term is the plain one (the answer's tokens)."""
+    ranked = [LineTrainingExample(TASK, FIX, WRONG, GCD_PROGRAMS)]
+    on = TrainingConfig(max_steps=2, batch_size=1, max_length=512, ranking_weight=1.0)
+    report = train_adapter(
+        tiny_base, GENES, ranked, on, tmp_path / "on", "cpu", ranking_score="program"
+    )
+    generator = PatchGenerator(tiny_base, device="cpu", dtype="float32")
+    scores = torch.tensor(
+        [s.sum_logprob for s in score_program_candidates(generator, GCD_PROGRAMS)]
+    )
+    expected = float(-torch.log_softmax(scores, 0)[0])
+    assert len(report.ranking_losses) == 2
+    assert report.ranking_losses[0] == pytest.approx(expected, abs=1e-4)
+    [fix] = score_line_candidates(generator, TASK, [FIX])
+    assert report.losses[0] == pytest.approx(-fix.mean_logprob, rel=1e-3)

@@ -31,9 +31,10 @@ def _inputs(training: dict, patch: dict | None = None):
 def test_negatives_are_seeded_wrong_edits_of_the_fix_place(bundled, name: str) -> None:
     pair = bundled_pair(bundled, name)
     inputs = _inputs({"ranking_weight": 1.0, "ranking_negatives": 5})
-    negatives = ranking_negatives(pair, inputs)
+    drawn = ranking_negatives(pair, inputs)
+    negatives = [c.answer for c in drawn]
     assert 0 < len(negatives) <= 5 and len(set(negatives)) == len(negatives)
-    assert negatives == ranking_negatives(pair, inputs)  # seeded
+    assert drawn == ranking_negatives(pair, inputs)  # seeded
 
     place = oracle_place(bundled, name)
     assert (place.start, place.count) == (pair.hunk_start, pair.hunk_count)
@@ -44,13 +45,20 @@ def test_negatives_are_seeded_wrong_edits_of_the_fix_place(bundled, name: str) -
     fixed = ast.dump(ast.parse(pair.fixed_source))
     fixing = [a for a, p in programs.items() if ast.dump(ast.parse(p)) == fixed]
     assert set(negatives) <= set(programs) and not set(negatives) & set(fixing)
-    everything = ranking_negatives(
-        pair, _inputs({"ranking_weight": 1.0, "ranking_negatives": 1000})
-    )
+    assert all(programs[c.answer] == c.program for c in drawn)
+    everything = [
+        c.answer
+        for c in ranking_negatives(
+            pair, _inputs({"ranking_weight": 1.0, "ranking_negatives": 1000})
+        )
+    ]
     assert set(everything) == set(programs) - set(fixing)
-    other_seed = ranking_negatives(
-        pair, _inputs({"ranking_weight": 1.0, "ranking_negatives": 5, "seed": 1})
-    )
+    other_seed = [
+        c.answer
+        for c in ranking_negatives(
+            pair, _inputs({"ranking_weight": 1.0, "ranking_negatives": 5, "seed": 1})
+        )
+    ]
     assert len(other_seed) == len(negatives) and set(other_seed) <= set(everything)
 
 
@@ -66,6 +74,17 @@ def test_off_the_examples_have_no_negatives_and_keys_do_not_change(bundled) -> N
     assert key["ranking_score"] == "mean"
     summed = _inputs({"ranking_weight": 0.5}, {"format": "edit", "candidate_score": "sum"})
     assert training_config_for_key(summed.config)["ranking_score"] == "sum"
+    assert all(e.programs == () for e in training_examples(on, pairs))  # line scores only
+
+
+def test_program_ranking_examples_carry_the_fixed_and_the_negative_programs(bundled) -> None:
+    pairs = [bundled_pair(bundled, n) for n in PROGRAMS]
+    inputs = _inputs({"ranking_weight": 1.0}, {"format": "edit", "candidate_score": "program"})
+    assert training_config_for_key(inputs.config)["ranking_score"] == "program"
+    for pair, example in zip(pairs, training_examples(inputs, pairs), strict=True):
+        drawn = ranking_negatives(pair, inputs)
+        assert example.negatives == tuple(c.answer for c in drawn)
+        assert example.programs == (pair.fixed_source, *(c.program for c in drawn))
 
 
 def test_without_localisation_negatives_come_from_every_line(bundled) -> None:
@@ -79,13 +98,6 @@ def test_without_localisation_negatives_come_from_every_line(bundled) -> None:
 def test_the_ranking_loss_needs_line_answers() -> None:
     with pytest.raises(ConfigError, match=r"training.ranking_weight.*needs patch.format"):
         parse_config({"training": {"ranking_weight": 1.0}, "patch": {"format": "function"}})
-    with pytest.raises(ConfigError, match=r"needs patch.candidate_score mean or sum"):
-        parse_config(
-            {
-                "training": {"ranking_weight": 1.0},
-                "patch": {"format": "edit", "candidate_score": "program"},
-            }
-        )
 
 
 def test_without_localisation_an_insertion_pair_is_left_out(bundled, monkeypatch) -> None:
