@@ -2,11 +2,13 @@
 
     python bench/ranking_training.py                       # SmolLM2-135M on CPU
     python bench/ranking_training.py --model tiny-random   # seconds, for a smoke run
+    python bench/ranking_training.py --score program       # whole programs ranked
 
 The examples are the ``edit``-format training examples of the first ``--programs`` bundled
 problems' own bugs (``pipeline.adapters.training_examples``, oracle localisation) with
 ``--negatives`` wrong edits each; the same genes, ``TrainingConfig`` and seed for every row:
-ranking weight 0 (the negatives are dropped: the plain language-model loss), and weight 1.
+ranking weight 0 (the negatives are dropped: the plain language-model loss), and weight 1
+with ``--score`` (``patch.candidate_score``: ``mean`` answer lines, ``program`` whole programs).
 seconds/step = training-loop seconds / steps (model loading excluded; an untimed one-step
 training first pays the one-off allocation and kernel warm-up). Prints the on/off ratio.
 """
@@ -32,12 +34,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--score", choices=("mean", "sum", "program"), default="mean")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     base = bench_base_model(args.model)
     training = {"ranking_weight": 1.0, "ranking_negatives": args.negatives}
-    examples = bundled_examples(args.programs, {"patch": {"format": "edit"}, "training": training})
+    patch = {"format": "edit", "candidate_score": args.score}
+    examples = bundled_examples(args.programs, {"patch": patch, "training": training})
     out = Path(tempfile.mkdtemp(prefix="coral-bench-ranking-"))
 
     warm_up = TrainingConfig(max_steps=1, batch_size=args.batch_size, max_length=1024)
@@ -47,11 +51,14 @@ def main() -> None:
         config = TrainingConfig(
             max_steps=args.steps, batch_size=args.batch_size, max_length=1024, ranking_weight=weight
         )
-        report = train_adapter(base, GENES, examples, config, out / f"w{weight}")
+        report = train_adapter(
+            base, GENES, examples, config, out / f"w{weight}", ranking_score=args.score
+        )
         rows[weight] = report.seconds / report.steps
     print(
         f"model={args.model} threads={torch.get_num_threads()} examples={len(examples)} "
-        f"negatives={args.negatives} steps={args.steps} batch_size={args.batch_size}"
+        f"negatives={args.negatives} steps={args.steps} batch_size={args.batch_size} "
+        f"score={args.score}"
     )
     for weight, seconds in rows.items():
         print(f"ranking_weight {weight:<4} {seconds:8.2f} s/step")
