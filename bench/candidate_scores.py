@@ -97,6 +97,8 @@ def main() -> int:
     models: list[tuple[str, str | None]] = [("base model", None)]
     for item in args.adapter:
         name, _, path = item.partition("=")
+        if not name or not path:
+            parser.error(f"--adapter {item!r}: expected NAME=DIR")
         generator.load_adapter(name, Path(path))
         models.append((name, name))
 
@@ -109,6 +111,8 @@ def main() -> int:
                 values = candidate_scores(generator, task, patch, adapter, args.batch_size)
                 ranks[group].append(rank_of(values, fixes))
             for group, got in ranks.items():
+                if not got:  # e.g. --mutants 0: no injected bug
+                    continue
                 rows.append(
                     {
                         "model": label,

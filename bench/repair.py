@@ -44,8 +44,10 @@ def run_config(base: dict[str, Any], quixbugs: Path, fmt: str, localization: str
     config["benchmark"].pop("max_test_problems", None)
     config.setdefault("patch", {}).update(format=fmt, localization=localization)
     if fmt != "edit":
-        # distinct draws choose among edit candidates; free-text answers are sampled i.i.d.
+        # distinct draws and candidate scores choose among edit candidates; free-text answers
+        # are sampled i.i.d.
         config["patch"].pop("draws", None)
+        config["patch"].pop("candidate_score", None)
     if fmt == "function":
         # the ranking loss orders the edits of a marked line; whole functions have none
         config.get("training", {}).pop("ranking_weight", None)

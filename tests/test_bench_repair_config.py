@@ -31,6 +31,7 @@ def test_every_format_of_the_quixbugs_config_is_valid(tmp_path: Path):
             assert config.benchmark.heldout_dataset == str(tmp_path)
             # distinct draws choose among edit candidates; free-text answers are sampled
             assert config.patch.draws == ("distinct" if fmt == "edit" else "independent")
+            assert config.patch.candidate_score == ("program" if fmt == "edit" else "mean")
             assert config.generation.bugfix == "best"
 
 

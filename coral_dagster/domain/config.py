@@ -282,6 +282,15 @@ class PatchConfig(_Section):
     )
 
     @model_validator(mode="after")
+    def _program_scores_need_edit(self) -> PatchConfig:
+        if self.candidate_score == "program" and self.format != "edit":
+            raise ValueError(
+                f"patch.candidate_score: program ranks edit candidates, it needs patch.format: "
+                f"edit (got format {self.format!r})"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _draws_need_edit(self) -> PatchConfig:
         if self.draws == "distinct" and self.format != "edit":
             raise ValueError(

@@ -18,9 +18,10 @@ candidate's score alone and inside a batch agree to float rounding.
 Whole programs (``program_ids``, ``score_program_candidates``; ``patch.candidate_score:
 program``): each candidate program ``y`` is scored as plain text, no prompt, as how natural the
 model finds it (the "naturalness" of code: a buggy line makes the lines around it less likely).
-The programs are tokenized alone after one document-start token ``s`` (the tokenizer's BOS, or
-its EOS when it has none) and split after the longest token prefix ``c`` they all share (at
-least ``s``, at most all but one token of the shortest); with ``y = c + y'``,
+The programs are tokenized alone after one document-start token ``s`` (``document_start_id``:
+``<|endoftext|>``, the document separator of GPT-2-style vocabularies such as SmolLM2's, when
+the vocabulary has it; otherwise the BOS token) and split after the longest token prefix ``c``
+they all share (at least ``s``, at most all but one token of the shortest); with ``y = c + y'``,
 
     sum_logprob = log p(y' | c) = log p(y | s) - log p(c | s),
 
@@ -144,25 +145,38 @@ def score_line_candidates(
     return score_responses(generator, prompt, responses, adapter_name, batch_size)
 
 
+DOCUMENT_SEPARATOR = "<|endoftext|>"
+
+
 def document_start_id(tokenizer) -> int:
-    """The token a plain-text document starts after: BOS, or EOS without one."""
-    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-    if start is None:
-        raise ValueError("program scores: the tokenizer has neither a BOS nor an EOS token")
-    return start
+    """The token a plain-text document starts after: ``<|endoftext|>`` when the vocabulary has
+    it (between pretraining documents; an instruct tokenizer's BOS may be a chat-turn opener,
+    as SmolLM2's ``<|im_start|>`` is), otherwise BOS."""
+    vocabulary = tokenizer.get_vocab()
+    if DOCUMENT_SEPARATOR in vocabulary:
+        return vocabulary[DOCUMENT_SEPARATOR]
+    if tokenizer.bos_token_id is None:
+        raise ValueError(
+            f"program scores: the tokenizer has neither {DOCUMENT_SEPARATOR} nor a BOS token "
+            "to start a document with"
+        )
+    return tokenizer.bos_token_id
 
 
 def program_ids(tokenizer, programs: Sequence[str]) -> tuple[list[int], list[list[int]]]:
     """(shared prefix ids ``c``, the rest ``y'`` of each program's ids) for program scores (see
-    the module doc): every rest holds at least one token."""
+    the module doc): every rest holds at least one token. ``ValueError`` for no programs or an
+    empty one."""
     if not programs:
         raise ValueError("program scores: no programs")
+    empty = [k for k, p in enumerate(programs) if not p]
+    if empty:
+        raise ValueError(f"program scores: programs {empty} are empty")
     start = document_start_id(tokenizer)
     ids = [[start, *tokenizer(p, add_special_tokens=False)["input_ids"]] for p in programs]
-    shared = min(len(i) for i in ids) - 1
+    shared = min(len(i) for i in ids) - 1  # >= 1: every program has a token after the start
     for other in ids[1:]:
         shared = next((k for k in range(shared) if other[k] != ids[0][k]), shared)
-    shared = max(shared, 1)  # the start token is shared; a one-token program keeps it apart
     return ids[0][:shared], [i[shared:] for i in ids]
 
 

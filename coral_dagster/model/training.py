@@ -154,7 +154,7 @@ class EncodedExample:
     """``ranked``: (prompt ids, response ids of the answer then of each negative, each cut
     after its first stop token) for the ranking loss, or with the ``program`` score (shared
     prefix ids, the rest of the fixed program then of each negative program); None without
-    negatives. ``ranked_answer``: row 0 of ``ranked`` is the answer, whose token
+    negatives. ``language_in_ranked``: row 0 of ``ranked`` is the answer, whose token
     cross-entropies are then the example's language-model term (False: the plain batches
     carry it)."""
 
@@ -162,7 +162,7 @@ class EncodedExample:
     labels: list[int]
     truncated: bool
     ranked: tuple[list[int], tuple[list[int], ...]] | None = None
-    ranked_answer: bool = True
+    language_in_ranked: bool = True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,8 +241,8 @@ def encode_example(
     programs split after their shared tokens (``scoring.program_ids``).
 
     Raises ``ValueError`` naming the example when its prompt leaves no response token, when
-    it has negatives and no ``stop_ids`` are given, or (``program``) when its programs are not
-    one per answer and negative.
+    it has negatives and no ``stop_ids`` are given, when it has programs and the score is not
+    ``program``, or (``program``) when its programs are not one per answer and negative.
     """
     if isinstance(example, LineTrainingExample):
         prompt_ids, response_ids = encode_line_training_example(
@@ -262,22 +262,25 @@ def encode_example(
     input_ids = (prompt_ids + response_ids)[:max_length]
     labels = ([IGNORE_INDEX] * len(prompt_ids) + response_ids)[:max_length]
     ranked = None
-    if (
-        isinstance(example, LineTrainingExample)
-        and example.negatives
-        and ranking_score == "program"
-    ):
+    line_example = isinstance(example, LineTrainingExample)
+    if line_example and example.programs and ranking_score != "program":
+        raise ValueError(
+            f"training example {example.name!r}: programs are ranked only with the program "
+            f"score, got {ranking_score!r}"
+        )
+    if line_example and example.negatives and ranking_score == "program":
         if len(example.programs) != 1 + len(example.negatives):
             raise ValueError(
                 f"training example {example.name!r}: {len(example.programs)} programs for the "
                 f"answer and {len(example.negatives)} negatives"
             )
+        prefix, rests = program_ids(tokenizer, example.programs)
         return EncodedExample(
             input_ids=input_ids,
             labels=labels,
             truncated=len(prompt_ids) + len(response_ids) > max_length,
-            ranked=program_ids(tokenizer, example.programs),
-            ranked_answer=False,
+            ranked=(prefix, tuple(rests)),
+            language_in_ranked=False,
         )
     if isinstance(example, LineTrainingExample) and example.negatives:
         if not stop_ids:
@@ -341,28 +344,23 @@ def train_adapter(
     device: str = "auto",
     progress: ProgressCallback | None = None,
     dtype: str = "auto",
-    ranking_score: Literal["mean", "sum", "program"] | None = "mean",
+    ranking_score: Literal["mean", "sum", "program"] = "mean",
 ) -> TrainingReport:
     """Train one adapter and save it to ``out_dir`` (adapter_config.json,
     adapter_model.safetensors). ``progress(step, total_steps, loss)`` is called per step.
-    ``ranking_score``: the candidate score the ranking loss orders (``patch.candidate_score``;
-    None without the ranking loss); examples' negatives are ranked only when
-    ``config.ranking_weight > 0``."""
+    ``ranking_score``: the candidate score the ranking loss orders (``patch.candidate_score``);
+    examples' negatives are ranked only when ``config.ranking_weight > 0``."""
     if not examples:
         raise ValueError("train_adapter: no training examples")
-    if config.ranking_weight > 0 and ranking_score not in ("mean", "sum", "program"):
-        raise ValueError(
-            f"train_adapter: the ranking loss needs a candidate score (mean, sum or program), "
-            f"got {ranking_score!r}"
-        )
     model, tokenizer = load_model_and_tokenizer(base, device=device, dtype=dtype)
     try:
         validate_genes(model, genes)
         stops = stop_token_ids(model, tokenizer)
         if config.ranking_weight == 0:
             examples = [_without_negatives(e) for e in examples]
-        score = ranking_score or "mean"  # without the ranking loss no example has negatives
-        encoded = [encode_example(tokenizer, e, config.max_length, stops, score) for e in examples]
+        encoded = [
+            encode_example(tokenizer, e, config.max_length, stops, ranking_score) for e in examples
+        ]
         torch_device = next(model.parameters()).device
         cuda_devices = [torch_device.index or 0] if torch_device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda_devices):
@@ -428,7 +426,7 @@ def _training_loop(
     config: TrainingConfig,
     genes: HeavyGenes,
     progress: ProgressCallback | None,
-    ranking_score: Literal["mean", "sum", "program"] | None,
+    ranking_score: Literal["mean", "sum", "program"],
 ) -> TrainingReport:
     device = next(peft_model.parameters()).device
     trainable = [p for p in peft_model.parameters() if p.requires_grad]
@@ -445,7 +443,9 @@ def _training_loop(
     start = time.perf_counter()
     for step in range(steps):
         step_order = order[step * per_step : (step + 1) * per_step]
-        plain = [i for i in step_order if encoded[i].ranked is None or not encoded[i].ranked_answer]
+        plain = [
+            i for i in step_order if encoded[i].ranked is None or not encoded[i].language_in_ranked
+        ]
         ranked = [encoded[i] for i in step_order if encoded[i].ranked is not None]
         batches = [
             collate_batch(
@@ -454,7 +454,7 @@ def _training_loop(
             for k in range(0, len(plain), micro)
         ]
         response_tokens = sum(int((labels[:, 1:] != IGNORE_INDEX).sum()) for *_, labels in batches)
-        response_tokens += sum(len(e.ranked[1][0]) for e in ranked if e.ranked_answer)
+        response_tokens += sum(len(e.ranked[1][0]) for e in ranked if e.language_in_ranked)
         optimizer.zero_grad(set_to_none=True)
         step_loss = 0.0
         for input_ids, attention_mask, labels in batches:
@@ -473,7 +473,7 @@ def _training_loop(
             ranking = F.cross_entropy(scores[None], torch.zeros(1, dtype=torch.long, device=device))
             # the answer row's token cross-entropies (programs: the plain batches hold them)
             language = (
-                -totals[0] / response_tokens if example.ranked_answer else totals.new_zeros(())
+                -totals[0] / response_tokens if example.language_in_ranked else totals.new_zeros(())
             )
             (language + config.ranking_weight * ranking / len(ranked)).backward()
             step_loss += float(language.detach())

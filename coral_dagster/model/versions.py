@@ -8,8 +8,12 @@ Bump a constant whenever the behaviour it names changes, so stale artifacts are 
 - ``TRAINING_CODE_VERSION``: the training loop (loss masking, optimizer, batching; adapter key).
 - ``CONVERSION_VERSION``: the GGUF -> safetensors conversion of the embedded base model and the
   tiny-random checkpoint builder (base-model fingerprint).
+- ``PROGRAM_SCORE_VERSION``: how ``patch.candidate_score: program`` encodes a program
+  (``model.scoring.program_ids``: the document-start token, the shared prefix); enters the
+  evaluation context and, with the ranking loss, the adapter key, only for that score.
 """
 
 PROMPT_TEMPLATE_VERSION = "1"
 TRAINING_CODE_VERSION = "1"
 CONVERSION_VERSION = "1"
+PROGRAM_SCORE_VERSION = "2"  # 1: after the tokenizer's BOS (SmolLM2's <|im_start|>)

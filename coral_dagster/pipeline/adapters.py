@@ -64,7 +64,7 @@ def training_examples(inputs: ExperimentInputs, pairs: Sequence[BugPair]) -> lis
             task = LineTask(pair.program, pair.buggy_source, None)
             answer = numbered_response_text(pair.hunk_start, lines)
         negatives = ranking_negatives(pair, inputs)
-        programs = ()
+        programs: tuple[str, ...] = ()
         if negatives and patch.candidate_score == "program":
             programs = (pair.fixed_source, *(c.program for c in negatives))
         examples.append(
@@ -136,12 +136,7 @@ def ensure_adapter(
                 out,
                 device=device,
                 dtype=inputs.config.model.dtype,
-                # only the ranking loss orders candidates; without it there is no score to pass
-                ranking_score=(
-                    inputs.config.patch.candidate_score
-                    if inputs.config.training.ranking_weight > 0
-                    else None
-                ),
+                ranking_score=inputs.config.patch.candidate_score,
             )
             training = AdapterTraining.from_dict(report.to_dict())
             write_record_file(out / layout.ADAPTER_TRAINING, training)

@@ -21,7 +21,11 @@ from coral_dagster.domain.config import ExperimentConfig
 from coral_dagster.domain.hashing import content_hash
 from coral_dagster.domain.records import KeyContext
 from coral_dagster.model.base_model import base_model_fingerprint
-from coral_dagster.model.versions import PROMPT_TEMPLATE_VERSION, TRAINING_CODE_VERSION
+from coral_dagster.model.versions import (
+    PROGRAM_SCORE_VERSION,
+    PROMPT_TEMPLATE_VERSION,
+    TRAINING_CODE_VERSION,
+)
 from coral_dagster.pipeline.corpus import corpus_fingerprint
 
 
@@ -70,6 +74,8 @@ def training_config_for_key(config: ExperimentConfig) -> dict[str, Any]:
         del training["ranking_weight"], training["ranking_negatives"]
     else:
         training["ranking_score"] = config.patch.candidate_score
+        if config.patch.candidate_score == "program":
+            training["program_score"] = PROGRAM_SCORE_VERSION
     return {
         **training,
         "dtype": config.model.dtype,
@@ -81,17 +87,18 @@ def training_config_for_key(config: ExperimentConfig) -> dict[str, Any]:
 
 
 def evaluation_fingerprint(config: ExperimentConfig, problem_set: ProblemSet, names) -> str:
-    return content_hash(
-        {
-            "validation": [[n, problem_set.problems[n].fingerprint()] for n in names],
-            "support": dict(problem_set.support_files),
-            "prompt_template": PROMPT_TEMPLATE_VERSION,
-            "generation": config.generation.model_dump(mode="json"),
-            "patch": config.patch.model_dump(mode="json"),
-            "sandbox": config.sandbox.model_dump(mode="json"),
-            "weights": config.weights.as_dict(),
-        }
-    )
+    context = {
+        "validation": [[n, problem_set.problems[n].fingerprint()] for n in names],
+        "support": dict(problem_set.support_files),
+        "prompt_template": PROMPT_TEMPLATE_VERSION,
+        "generation": config.generation.model_dump(mode="json"),
+        "patch": config.patch.model_dump(mode="json"),
+        "sandbox": config.sandbox.model_dump(mode="json"),
+        "weights": config.weights.as_dict(),
+    }
+    if config.patch.candidate_score == "program":  # absent otherwise: other keys stay as they were
+        context["program_score"] = PROGRAM_SCORE_VERSION
+    return content_hash(context)
 
 
 def load_inputs(config: ExperimentConfig) -> ExperimentInputs:

@@ -298,14 +298,14 @@ def candidate_scores(
     from coral_dagster.model.scoring import score_line_candidates, score_program_candidates
 
     if patch.candidate_score == "program":
-        ranked = score_program_candidates(
+        scored = score_program_candidates(
             generator, [c.program for c in task.candidates], adapter_name, batch_size
         )
-        return [s.sum_logprob for s in ranked]
-    ranked = score_line_candidates(
+        return [s.sum_logprob for s in scored]
+    scored = score_line_candidates(
         generator, task.line_task(), [c.answer for c in task.candidates], adapter_name, batch_size
     )
-    return [s.mean_logprob if patch.candidate_score == "mean" else s.sum_logprob for s in ranked]
+    return [s.mean_logprob if patch.candidate_score == "mean" else s.sum_logprob for s in scored]
 
 
 def _edit_patches(

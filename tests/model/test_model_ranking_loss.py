@@ -65,12 +65,16 @@ def test_program_ranking_rows_are_the_program_scorers(model_and_tokenizer) -> No
     stops = stop_token_ids(model, tokenizer)
     example = LineTrainingExample(TASK, FIX, WRONG, GCD_PROGRAMS)
     encoded = encode_example(tokenizer, example, 1024, stops, "program")
-    assert encoded.ranked == program_ids(tokenizer, GCD_PROGRAMS)
-    assert not encoded.ranked_answer  # the plain batches carry its language-model term
-    assert encoded.input_ids == encode_example(tokenizer, example, 1024, stops).input_ids
+    prefix, rests = program_ids(tokenizer, GCD_PROGRAMS)
+    assert encoded.ranked == (prefix, tuple(rests))
+    assert not encoded.language_in_ranked  # the plain batches carry its language-model term
+    plain = encode_example(tokenizer, LineTrainingExample(TASK, FIX, WRONG), 1024, stops)
+    assert (encoded.input_ids, encoded.labels) == (plain.input_ids, plain.labels)
     short = LineTrainingExample(TASK, FIX, WRONG, GCD_PROGRAMS[:2])
     with pytest.raises(ValueError, match="'gcd': 2 programs for the answer and 4 negatives"):
         encode_example(tokenizer, short, 1024, stops, "program")
+    with pytest.raises(ValueError, match="'gcd': programs are ranked only with the program"):
+        encode_example(tokenizer, example, 1024, stops, "mean")
 
 
 @pytest.mark.parametrize("score", ["mean", "sum", "program"])
@@ -84,8 +88,9 @@ def test_differentiable_scores_equal_the_scorers_and_carry_gradients(
     else:
         expected = score_line_candidates(generator, TASK, [FIX, *WRONG])
     stops = stop_token_ids(model, tokenizer)
+    programs = GCD_PROGRAMS if score == "program" else ()
     prompt_ids, rows = encode_example(
-        tokenizer, LineTrainingExample(TASK, FIX, WRONG, GCD_PROGRAMS), 1024, stops, score
+        tokenizer, LineTrainingExample(TASK, FIX, WRONG, programs), 1024, stops, score
     ).ranked
     got = ranking_scores(
         response_logprobs(model, prompt_ids, rows, tokenizer.pad_token_id), rows, score
@@ -160,18 +165,18 @@ def test_program_ranking_trains_with_the_plain_language_term(
     tiny_base: ResolvedBaseModel, tmp_path: Path
 ) -> None:
     """With the ``program`` score, step 1's ranking loss is the untrained adapter's listwise
-    loss over the programs, and its language term is the plain one (the answer's tokens)."""
+    loss over the programs, and its language term is exactly the plain one on the answer."""
     ranked = [LineTrainingExample(TASK, FIX, WRONG, GCD_PROGRAMS)]
     on = TrainingConfig(max_steps=2, batch_size=1, max_length=512, ranking_weight=1.0)
+    off = TrainingConfig(max_steps=2, batch_size=1, max_length=512)
     report = train_adapter(
         tiny_base, GENES, ranked, on, tmp_path / "on", "cpu", ranking_score="program"
     )
+    plain = train_adapter(tiny_base, GENES, [LineTrainingExample(TASK, FIX)], off, tmp_path / "off")
     generator = PatchGenerator(tiny_base, device="cpu", dtype="float32")
-    scores = torch.tensor(
-        [s.sum_logprob for s in score_program_candidates(generator, GCD_PROGRAMS)]
-    )
-    expected = float(-torch.log_softmax(scores, 0)[0])
+    scored = score_program_candidates(generator, GCD_PROGRAMS)
+    expected = float(-torch.log_softmax(torch.tensor([s.sum_logprob for s in scored]), 0)[0])
     assert len(report.ranking_losses) == 2
     assert report.ranking_losses[0] == pytest.approx(expected, abs=1e-4)
-    [fix] = score_line_candidates(generator, TASK, [FIX])
-    assert report.losses[0] == pytest.approx(-fix.mean_logprob, rel=1e-3)
+    assert report.losses[0] == plain.losses[0]  # same forward over the same batch
+    assert report.losses[1] != plain.losses[1]  # the ranking term moved the adapter

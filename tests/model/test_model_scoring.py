@@ -15,6 +15,7 @@ from coral_dagster.model.base_model import ResolvedBaseModel
 from coral_dagster.model.generation import PatchGenerator
 from coral_dagster.model.scoring import (
     CandidateScore,
+    document_start_id,
     draw_candidates,
     program_ids,
     response_ids,
@@ -131,9 +132,27 @@ def _program_logprob(generator: PatchGenerator, program: str, adapter: str | Non
     return _reference(generator, full[:1], full[1:], adapter)
 
 
+def test_programs_start_after_the_document_separator(generator: PatchGenerator) -> None:
+    """SmolLM2's BOS is the chat-turn opener; a plain-text document follows <|endoftext|>."""
+    tokenizer = generator.tokenizer
+    assert tokenizer.bos_token == "<|im_start|>"
+    assert tokenizer.convert_ids_to_tokens(document_start_id(tokenizer)) == "<|endoftext|>"
+
+    class BosOnly:  # a vocabulary without the separator (Llama-style): its BOS starts documents
+        bos_token_id = 7
+
+        def get_vocab(self) -> dict[str, int]:
+            return {"<s>": 7, "a": 8}
+
+    assert document_start_id(BosOnly()) == 7
+    BosOnly.bos_token_id = None
+    with pytest.raises(ValueError, match=r"neither <\|endoftext\|> nor a BOS token"):
+        document_start_id(BosOnly())
+
+
 def test_program_ids_split_after_the_shared_tokens(generator: PatchGenerator) -> None:
     tokenizer = generator.tokenizer
-    start = tokenizer.bos_token_id
+    start = document_start_id(tokenizer)
     prefix, rests = program_ids(tokenizer, GCD_PROGRAMS)
     assert prefix[0] == start and len(prefix) > 1  # "def gcd(a, b):..." is shared
     for program, rest in zip(GCD_PROGRAMS, rests, strict=True):
@@ -164,6 +183,8 @@ def test_program_scores_differ_as_whole_program_likelihoods(
 def test_program_scores_need_programs(generator: PatchGenerator) -> None:
     with pytest.raises(ValueError, match="no programs"):
         score_program_candidates(generator, [])
+    with pytest.raises(ValueError, match=r"programs \[1\] are empty"):
+        score_program_candidates(generator, ["x = 1\n", ""])
 
 
 # -- drawing ------------------------------------------------------------------------------------

@@ -122,7 +122,9 @@ def test_program_scores_rank_the_whole_patched_programs(bundled, generator):
             s.sum_logprob
             for s in score_program_candidates(generator, [c.program for c in task.candidates])
         ]
-        assert repair.candidate_scores(generator, task, patch, None, 8) == scores
+        assert repair.candidate_scores(generator, task, patch, None, 8) == pytest.approx(
+            scores, abs=1e-4
+        )
         order = sorted(range(len(scores)), key=lambda k: (-scores[k], k))
         [samples] = generate_patches(
             generator, [PatchRequest("r", name, None, GREEDY, 0, 4)], tasks, patch, 8
@@ -135,6 +137,28 @@ def test_program_scores_rank_the_whole_patched_programs(bundled, generator):
         )
         differs += max(range(len(line)), key=lambda k: (line[k], -k)) != order[0]
     assert differs > 0
+
+
+def test_program_scores_have_their_own_keys():
+    """The program encoding's version enters the evaluation context and, with the ranking loss,
+    the adapter key, only for the program score (other keys stay as they were)."""
+    from coral_dagster.domain.config import parse_config
+    from coral_dagster.model.versions import PROGRAM_SCORE_VERSION
+    from coral_dagster.pipeline import inputs as inputs_module
+
+    def context(patch: dict, training: dict | None = None):
+        return inputs_module.load_inputs(
+            parse_config({"patch": {"format": "edit", **patch}, "training": training or {}})
+        ).key_context
+
+    mean, program = context({}), context({"candidate_score": "program"})
+    assert mean.training_config == program.training_config  # no ranking loss: same adapters
+    assert mean.evaluation_fingerprint != program.evaluation_fingerprint
+    ranked = context({"candidate_score": "program"}, {"ranking_weight": 1.0})
+    assert ranked.training_config["program_score"] == PROGRAM_SCORE_VERSION
+    assert "program_score" not in context({}, {"ranking_weight": 1.0}).training_config
+    with pytest.raises(Exception, match="candidate_score: program ranks edit candidates"):
+        parse_config({"patch": {"format": "line", "candidate_score": "program"}})
 
 
 def test_distinct_draws_need_the_edit_format():
