@@ -18,8 +18,9 @@ Rows of the table:
 - ranking: the model scores every candidate (``model.scoring``, one prompt prefill per bug);
   greedy top-1, the top ``--samples`` (distinct), and ``--samples`` draws at each
   ``--temperatures`` (``draw_candidates``; top_k off, top_p 1) with replacement and distinct,
-  by total and by per-token log-likelihood; fixed = a drawn candidate fixes; then where the
-  best-ranked fix sits (top-1, top-5, mean rank);
+  by total and by per-token log-likelihood of the answer line and by the whole patched
+  program's (``patch.candidate_score``: sum, mean, program); fixed = a drawn candidate fixes;
+  then where the best-ranked fix sits (top-1, top-5, mean rank);
 - free: ``line``-format generation (``PatchGenerator.generate_lines``): greedy, and
   ``--samples`` samples at ``--free-temperature`` (top_p 0.95); answers parsed strictly
   (``benchmark.patches``), a malformed one fixes nothing.
@@ -54,9 +55,18 @@ from coral_dagster.domain.genome import CheapKnobs
 from coral_dagster.model.base_model import resolve_base_model
 from coral_dagster.model.generation import LineRequest, PatchGenerator
 from coral_dagster.model.prompts import LineTask, line_response_text
-from coral_dagster.model.scoring import draw_candidates, score_line_candidates
+from coral_dagster.model.scoring import (
+    draw_candidates,
+    score_line_candidates,
+    score_program_candidates,
+)
+from coral_dagster.model.versions import PROGRAM_SCORE_VERSION
 
 STAGE_ONE_TESTS = 3
+# the candidate scores compared, and their column in a bug's score tuples: the answer line's
+# total and per-token log-likelihood in the repair prompt, and the whole patched program's
+# (``patch.candidate_score``: sum, mean, program)
+SCORE_KINDS = (("sum", 0), ("mean", 1), ("program", 2))
 
 
 def sha(*parts: str) -> str:
@@ -204,7 +214,7 @@ def _fixed_by(
 
 def rank_rows(
     bugs: list[Bug],
-    scores: dict[str, list[tuple[float, float]]],
+    scores: dict[str, list[tuple[float, ...]]],
     label: str,
     samples: int,
     temperatures: list[float],
@@ -212,7 +222,7 @@ def rank_rows(
 ) -> list[dict]:
     rows = []
     greedy = CheapKnobs(1.0, 1.0, 0, 1.0, 1, False)
-    for kind, column in (("sum", 0), ("mean", 1)):
+    for kind, column in SCORE_KINDS:
         values = {b.name: [s[column] for s in scores[b.name]] for b in bugs}
         settings = [("greedy top-1", greedy, 1, False), (f"top-{samples}", greedy, samples, True)]
         for t in temperatures:
@@ -246,7 +256,7 @@ def uniform_rows(bugs: list[Bug], samples: int, seed: int) -> list[dict]:
 def rank_summary(ranks: dict[str, dict], label: str) -> list[dict]:
     """Where the best-ranked fixing candidate sits: bugs with it at rank 1, within 5."""
     rows = []
-    for kind in ("sum", "mean"):
+    for kind, _ in SCORE_KINDS:
         best = {name: r[kind] for name, r in ranks.items() if r[kind] is not None}
         within5 = sorted(n for n, v in best.items() if v < 5)
         mean_rank = sum(best.values()) / len(best) + 1 if best else float("nan")
@@ -261,12 +271,12 @@ def rank_summary(ranks: dict[str, dict], label: str) -> list[dict]:
     return rows
 
 
-def fix_ranks(bugs: list[Bug], scores: dict[str, list[tuple[float, float]]]) -> dict[str, dict]:
+def fix_ranks(bugs: list[Bug], scores: dict[str, list[tuple[float, ...]]]) -> dict[str, dict]:
     """Per bug: the best rank (0 = top) of a fixing candidate under sum and mean scores."""
     out = {}
     for bug in bugs:
         ranks = {}
-        for kind, column in (("sum", 0), ("mean", 1)):
+        for kind, column in SCORE_KINDS:
             values = [s[column] for s in scores[bug.name]]
             order = sorted(range(len(values)), key=lambda i: (-values[i], i))
             fixing = [order.index(i) for i, ok in enumerate(bug.fixes) if ok]
@@ -355,7 +365,7 @@ def main() -> int:
     for label, adapter_name, adapter_dir in adapters:
         fingerprint = sha(resolved.model_id, adapter_fingerprint(adapter_dir))
         start = time.perf_counter()
-        scores: dict[str, list[tuple[float, float]]] = {}
+        scores: dict[str, list[tuple[float, ...]]] = {}
         for bug in bugs:
             answers = [line_response_text(bug.task, [c.text]) for c in bug.candidates]
             key = sha("score", fingerprint, bug.task.buggy_source, str(bug.hunk), *answers)
@@ -365,7 +375,19 @@ def main() -> int:
                 )
                 score_cache.data[key] = [(s.sum_logprob, s.mean_logprob) for s in result]
                 score_cache.save()
-            scores[bug.name] = [tuple(s) for s in score_cache.data[key]]
+            program_key = sha("program", PROGRAM_SCORE_VERSION, fingerprint, *bug.programs)
+            if program_key not in score_cache.data:
+                result = score_program_candidates(
+                    generator, bug.programs, adapter_name, args.batch_size
+                )
+                score_cache.data[program_key] = [s.sum_logprob for s in result]
+                score_cache.save()
+            scores[bug.name] = [
+                (*line, whole)
+                for line, whole in zip(
+                    score_cache.data[key], score_cache.data[program_key], strict=True
+                )
+            ]
         timings[f"{label} scoring"] = time.perf_counter() - start
         rows += rank_rows(bugs, scores, label, args.samples, temperatures, args.seed)
         details[f"{label} fix ranks"] = fix_ranks(bugs, scores)
