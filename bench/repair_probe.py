@@ -377,8 +377,10 @@ def main() -> int:
                 score_cache.save()
             program_key = sha("program", PROGRAM_SCORE_VERSION, fingerprint, *bug.programs)
             if program_key not in score_cache.data:
-                result = score_program_candidates(
-                    generator, bug.programs, adapter_name, args.batch_size
+                result = (  # a bug without candidates has nothing to score
+                    score_program_candidates(generator, bug.programs, adapter_name, args.batch_size)
+                    if bug.programs
+                    else []
                 )
                 score_cache.data[program_key] = [s.sum_logprob for s in result]
                 score_cache.save()
