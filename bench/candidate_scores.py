@@ -44,19 +44,13 @@ from coral_dagster.pipeline.repair import RepairTask, candidate_scores, edit_can
 SCORES = ("mean", "sum", "program")
 
 
-def tree(source: str) -> str | None:
-    try:
-        return ast.dump(ast.parse(source))
-    except SyntaxError:
-        return None
-
-
 def bugs_of(inputs, mutants: int, seed: int) -> list[tuple[str, RepairTask, list[int]]]:
     """(group, task, indices of the fixing candidates) of every bug whose fix is a candidate."""
     problem_set, patch = inputs.problem_set, inputs.config.patch
     out = []
     for name in (*inputs.split.train, *inputs.validation_names):
         correct = problem_set.problems[name].correct_source
+        correct_tree = ast.dump(ast.parse(correct))
         buggy = [("own", problem_set.problems[name].buggy_source)]
         buggy += [("injected", m.source) for m in sample_mutants(correct, mutants, seed)]
         for group, source in buggy:
@@ -64,7 +58,11 @@ def bugs_of(inputs, mutants: int, seed: int) -> list[tuple[str, RepairTask, list
             task = RepairTask(
                 name, source, place, tuple(edit_candidates(name, source, place, patch))
             )
-            fixes = [k for k, c in enumerate(task.candidates) if tree(c.program) == tree(correct)]
+            fixes = [
+                k
+                for k, c in enumerate(task.candidates)
+                if ast.dump(ast.parse(c.program)) == correct_tree  # candidates always parse
+            ]
             if fixes:
                 out.append((group, task, fixes))
     return out

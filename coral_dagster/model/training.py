@@ -262,39 +262,35 @@ def encode_example(
     input_ids = (prompt_ids + response_ids)[:max_length]
     labels = ([IGNORE_INDEX] * len(prompt_ids) + response_ids)[:max_length]
     ranked = None
-    line_example = isinstance(example, LineTrainingExample)
-    if line_example and example.programs and ranking_score != "program":
-        raise ValueError(
-            f"training example {example.name!r}: programs are ranked only with the program "
-            f"score, got {ranking_score!r}"
-        )
-    if line_example and example.negatives and ranking_score == "program":
-        if len(example.programs) != 1 + len(example.negatives):
+    ranks_programs = ranking_score == "program"
+    if isinstance(example, LineTrainingExample):
+        if example.programs and not ranks_programs:
             raise ValueError(
-                f"training example {example.name!r}: {len(example.programs)} programs for the "
-                f"answer and {len(example.negatives)} negatives"
+                f"training example {example.name!r}: programs are ranked only with the program "
+                f"score, got {ranking_score!r}"
             )
-        prefix, rests = program_ids(tokenizer, example.programs)
-        return EncodedExample(
-            input_ids=input_ids,
-            labels=labels,
-            truncated=len(prompt_ids) + len(response_ids) > max_length,
-            ranked=(prefix, tuple(rests)),
-            language_in_ranked=False,
-        )
-    if isinstance(example, LineTrainingExample) and example.negatives:
-        if not stop_ids:
-            raise ValueError(f"training example {example.name!r}: ranking rows need stop ids")
-        rows = []
-        for answer in (example.answer, *example.negatives):
-            _, ids = encode_line_training_example(tokenizer, example.task, answer)
-            rows.append(cut_after_stop(ids, stop_ids))
-        ranked = (prompt_ids, tuple(rows))
+        if example.negatives and ranks_programs:
+            if len(example.programs) != 1 + len(example.negatives):
+                raise ValueError(
+                    f"training example {example.name!r}: {len(example.programs)} programs for "
+                    f"the answer and {len(example.negatives)} negatives"
+                )
+            prefix, rests = program_ids(tokenizer, example.programs)
+            ranked = (prefix, tuple(rests))
+        elif example.negatives:
+            if not stop_ids:
+                raise ValueError(f"training example {example.name!r}: ranking rows need stop ids")
+            rows = []
+            for answer in (example.answer, *example.negatives):
+                _, ids = encode_line_training_example(tokenizer, example.task, answer)
+                rows.append(cut_after_stop(ids, stop_ids))
+            ranked = (prompt_ids, tuple(rows))
     return EncodedExample(
         input_ids=input_ids,
         labels=labels,
         truncated=len(prompt_ids) + len(response_ids) > max_length,
         ranked=ranked,
+        language_in_ranked=not ranks_programs,  # program rows hold no answer
     )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from model_helpers import GCD_FIX, GCD_TASK, GCD_WRONG
+from model_helpers import GCD_FIX, GCD_PROGRAMS, GCD_TASK, GCD_WRONG
 
 from coral_dagster.domain.genome import CheapKnobs
 from coral_dagster.model.base_model import ResolvedBaseModel
@@ -116,13 +116,6 @@ def test_bad_scoring_input_is_named(generator: PatchGenerator) -> None:
 
 
 # -- whole programs ------------------------------------------------------------------------------
-
-GCD_PROGRAMS = [
-    "def gcd(a, b):\n    if b == 0:\n        return a\n    return gcd(b, a % b)\n",
-    "def gcd(a, b):\n    if b == 0:\n        return a\n    return gcd(a % b, b)\n",
-    "def gcd(a, b):\n    if b != 0:\n        return a\n    return gcd(b, a % b)\n",
-    "def gcd(a, b):\n    if b == 0:\n        return b\n    return gcd(b, a % b)\n",
-]
 
 
 def _program_logprob(generator: PatchGenerator, program: str, adapter: str | None) -> float:

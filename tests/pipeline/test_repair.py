@@ -142,7 +142,7 @@ def test_program_scores_rank_the_whole_patched_programs(bundled, generator):
 def test_program_scores_have_their_own_keys():
     """The program encoding's version enters the evaluation context and, with the ranking loss,
     the adapter key, only for the program score (other keys stay as they were)."""
-    from coral_dagster.domain.config import parse_config
+    from coral_dagster.domain.config import ConfigError, parse_config
     from coral_dagster.model.versions import PROGRAM_SCORE_VERSION
     from coral_dagster.pipeline import inputs as inputs_module
 
@@ -157,7 +157,7 @@ def test_program_scores_have_their_own_keys():
     ranked = context({"candidate_score": "program"}, {"ranking_weight": 1.0})
     assert ranked.training_config["program_score"] == PROGRAM_SCORE_VERSION
     assert "program_score" not in context({}, {"ranking_weight": 1.0}).training_config
-    with pytest.raises(Exception, match="candidate_score: program ranks edit candidates"):
+    with pytest.raises(ConfigError, match="candidate_score: program ranks edit candidates"):
         parse_config({"patch": {"format": "line", "candidate_score": "program"}})
 
 
