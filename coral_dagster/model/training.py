@@ -2,10 +2,12 @@
 
 Examples come in the two patch formats of ``prompts``: ``TrainingExample`` (``function``: the
 response is the whole fixed program) and ``LineTrainingExample`` (``line``: the response is
-only the replacement line(s) of the marked place). A plain torch loop, readable end to end:
+only the replacement line(s) of the marked place), and as ``ProgramTrainingExample`` for the
+``edit`` format's whole-program score (below). A plain torch loop, readable end to end:
 
 - each example is ``prompt ids + response ids`` (``prompts.encode_training_example`` /
-  ``prompts.encode_line_training_example``, the same prompt as generation), truncated to
+  ``prompts.encode_line_training_example``, the same prompt as generation; for programs, what
+  the program score reads), truncated to
   ``max_length`` tokens; labels are -100 on the prompt and on
   padding, so the loss covers response tokens only;
 - the example order is the concatenation of seeded permutations (one per epoch) drawn from a
@@ -33,11 +35,14 @@ mean over the step's response tokens + ``w * mean(l)`` over the step's examples 
 Sharing the forward keeps a ranked example close to a plain one in cost
 (``bench/ranking_training.py``: 1.28x the seconds per step with 8 negatives).
 
-With ``score="program"`` the rows are whole programs instead (``LineTrainingExample.programs``:
-the fixed program, then each negative's), scored as ``patch.candidate_score: program`` scores
-them (``model.scoring.program_ids``: plain text, their shared token prefix prefilled once):
-``s_j = log p(rest of program j | shared prefix)``. That forward holds no answer, so the
-example's language-model term comes from the plain batches, as an example without negatives.
+Program examples (``ProgramTrainingExample``; ``patch.candidate_score: program`` ranks whole
+programs read as plain text, so training reads them the same way, ``model.scoring.program_ids``):
+the "prompt" is the token prefix the fixed program shares with the buggy one (after the
+document start), the "response" the rest of the fixed program, so the language-model term is
+``-log p(rest of the fixed program | shared prefix)`` per token, the quantity the edit format
+ranks candidates by. With negatives (wrong edits' programs) the ranking rows are the fixed
+program and the negatives, split after their shared prefix: ``s_j = log p(rest of program j |
+shared prefix)``; the language-model term comes from the plain batches, as without negatives.
 
 ``torch.manual_seed(config.seed)`` (inside ``fork_rng``, so the caller's RNG is untouched) fixes
 the LoRA initialisation and dropout: on CPU two runs give bitwise-identical adapter weights.
@@ -80,6 +85,7 @@ __all__ = [
     "TRAINING_CODE_VERSION",
     "EncodedExample",
     "LineTrainingExample",
+    "ProgramTrainingExample",
     "TrainingExample",
     "TrainingReport",
     "collate_batch",
@@ -111,20 +117,30 @@ class LineTrainingExample:
     """One ``line``-format example: ``task`` (program + marked place) and ``answer``, the exact
     response text (``prompts.line_response_text`` or ``prompts.numbered_response_text``);
     ``negatives``: wrong answers in the same form, which the ranking loss ranks below
-    ``answer`` (empty: the example has no ranking term); ``programs``: the fixed program, then
-    the program of each negative, for the ``program`` ranking score (empty otherwise)."""
+    ``answer`` (empty: the example has no ranking term)."""
 
     task: LineTask
     answer: str
     negatives: tuple[str, ...] = ()
-    programs: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
         return self.task.function_name
 
 
-AnyExample = TrainingExample | LineTrainingExample
+@dataclass(frozen=True)
+class ProgramTrainingExample:
+    """One example for ``patch.candidate_score: program``: the buggy and the fixed program as
+    plain text (no prompt); ``negatives``: programs of wrong edits, which the ranking loss ranks
+    below the fixed program (empty: no ranking term)."""
+
+    name: str
+    buggy_source: str
+    fixed_source: str
+    negatives: tuple[str, ...] = ()
+
+
+AnyExample = TrainingExample | LineTrainingExample | ProgramTrainingExample
 
 
 @dataclass
@@ -235,16 +251,27 @@ def encode_example(
     stop_ids: frozenset[int] = frozenset(),
     ranking_score: Literal["mean", "sum", "program"] = "mean",
 ) -> EncodedExample:
-    """Prompt + response ids truncated to ``max_length``; labels -100 on the prompt; for a line
-    example with negatives, its ranking rows as ``model.scoring`` scores them for
-    ``ranking_score``: responses cut after the first of ``stop_ids``, or (``program``) the
-    programs split after their shared tokens (``scoring.program_ids``).
+    """Prompt + response ids truncated to ``max_length``; labels -100 on the prompt (a program
+    example's prompt is its shared prefix with the buggy program, see the module doc); for an
+    example with negatives, its ranking rows as ``model.scoring`` scores them: line answers cut
+    after the first of ``stop_ids`` (``mean``/``sum``), or programs split after their shared
+    tokens (``program``).
 
-    Raises ``ValueError`` naming the example when its prompt leaves no response token, when
-    it has negatives and no ``stop_ids`` are given, when it has programs and the score is not
-    ``program``, or (``program``) when its programs are not one per answer and negative.
+    Raises ``ValueError`` naming the example when its prompt leaves no response token, when a
+    line example has negatives and no ``stop_ids`` are given, or when the example's kind does
+    not match ``ranking_score`` (program examples exactly for ``program``).
     """
-    if isinstance(example, LineTrainingExample):
+    program_example = isinstance(example, ProgramTrainingExample)
+    if program_example != (ranking_score == "program"):
+        raise ValueError(
+            f"training example {example.name!r}: {type(example).__name__} does not go with the "
+            f"{ranking_score!r} score (program examples are for the program score only)"
+        )
+    if isinstance(example, ProgramTrainingExample):
+        prompt_ids, (response_ids, _) = program_ids(
+            tokenizer, [example.fixed_source, example.buggy_source]
+        )
+    elif isinstance(example, LineTrainingExample):
         prompt_ids, response_ids = encode_line_training_example(
             tokenizer, example.task, example.answer
         )
@@ -262,35 +289,23 @@ def encode_example(
     input_ids = (prompt_ids + response_ids)[:max_length]
     labels = ([IGNORE_INDEX] * len(prompt_ids) + response_ids)[:max_length]
     ranked = None
-    ranks_programs = ranking_score == "program"
-    if isinstance(example, LineTrainingExample):
-        if example.programs and not ranks_programs:
-            raise ValueError(
-                f"training example {example.name!r}: programs are ranked only with the program "
-                f"score, got {ranking_score!r}"
-            )
-        if example.negatives and ranks_programs:
-            if len(example.programs) != 1 + len(example.negatives):
-                raise ValueError(
-                    f"training example {example.name!r}: {len(example.programs)} programs for "
-                    f"the answer and {len(example.negatives)} negatives"
-                )
-            prefix, rests = program_ids(tokenizer, example.programs)
-            ranked = (prefix, tuple(rests))
-        elif example.negatives:
-            if not stop_ids:
-                raise ValueError(f"training example {example.name!r}: ranking rows need stop ids")
-            rows = []
-            for answer in (example.answer, *example.negatives):
-                _, ids = encode_line_training_example(tokenizer, example.task, answer)
-                rows.append(cut_after_stop(ids, stop_ids))
-            ranked = (prompt_ids, tuple(rows))
+    if isinstance(example, ProgramTrainingExample) and example.negatives:
+        prefix, rests = program_ids(tokenizer, (example.fixed_source, *example.negatives))
+        ranked = (prefix, tuple(rests))
+    elif isinstance(example, LineTrainingExample) and example.negatives:
+        if not stop_ids:
+            raise ValueError(f"training example {example.name!r}: ranking rows need stop ids")
+        rows = []
+        for answer in (example.answer, *example.negatives):
+            _, ids = encode_line_training_example(tokenizer, example.task, answer)
+            rows.append(cut_after_stop(ids, stop_ids))
+        ranked = (prompt_ids, tuple(rows))
     return EncodedExample(
         input_ids=input_ids,
         labels=labels,
         truncated=len(prompt_ids) + len(response_ids) > max_length,
         ranked=ranked,
-        language_in_ranked=not ranks_programs,  # program rows hold no answer
+        language_in_ranked=not program_example,  # program rows: the plain batches hold it
     )
 
 
@@ -382,6 +397,8 @@ def train_adapter(
 def _without_negatives(example: AnyExample) -> AnyExample:
     if isinstance(example, LineTrainingExample) and example.negatives:
         return LineTrainingExample(example.task, example.answer)
+    if isinstance(example, ProgramTrainingExample) and example.negatives:
+        return ProgramTrainingExample(example.name, example.buggy_source, example.fixed_source)
     return example
 
 

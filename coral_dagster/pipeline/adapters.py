@@ -41,18 +41,31 @@ class AdapterResult:
 
 
 def training_examples(inputs: ExperimentInputs, pairs: Sequence[BugPair]) -> list[AnyExample]:
-    """The corpus's pairs as examples in the configured patch format, with the prompt
-    generation uses (``function``: whole fixed function; ``line`` / ``edit``: the fixed line(s)
-    at the marked place, or ``N: line`` without localisation). Without localisation a missing
-    line cannot be named by number, so those pairs are left out."""
+    """The corpus's pairs as examples in the configured patch format, read as generation reads
+    them (``function``: whole fixed function; ``line`` / ``edit``: the fixed line(s) at the
+    marked place, or ``N: line`` without localisation; ``edit`` with ``candidate_score:
+    program``: the fixed program as plain text, as candidates are scored). Without localisation
+    a missing line cannot be named by number, so line examples leave those pairs out."""
     from coral_dagster.model.prompts import LineTask, line_response_text, numbered_response_text
-    from coral_dagster.model.training import LineTrainingExample, TrainingExample
+    from coral_dagster.model.training import (
+        LineTrainingExample,
+        ProgramTrainingExample,
+        TrainingExample,
+    )
 
     patch = inputs.config.patch
     examples: list[AnyExample] = []
     for pair in pairs:
         if patch.format == "function":
             examples.append(TrainingExample(pair.program, pair.buggy_source, pair.fixed_source))
+            continue
+        if patch.candidate_score == "program":
+            negatives = tuple(c.program for c in ranking_negatives(pair, inputs))
+            examples.append(
+                ProgramTrainingExample(
+                    pair.program, pair.buggy_source, pair.fixed_source, negatives
+                )
+            )
             continue
         if patch.localization == "none" and pair.hunk_count == 0:
             continue
@@ -64,12 +77,7 @@ def training_examples(inputs: ExperimentInputs, pairs: Sequence[BugPair]) -> lis
             task = LineTask(pair.program, pair.buggy_source, None)
             answer = numbered_response_text(pair.hunk_start, lines)
         negatives = ranking_negatives(pair, inputs)
-        programs: tuple[str, ...] = ()
-        if negatives and patch.candidate_score == "program":
-            programs = (pair.fixed_source, *(c.program for c in negatives))
-        examples.append(
-            LineTrainingExample(task, answer, tuple(c.answer for c in negatives), programs)
-        )
+        examples.append(LineTrainingExample(task, answer, tuple(c.answer for c in negatives)))
     return examples
 
 

@@ -63,10 +63,16 @@ class ExperimentInputs:
 def training_config_for_key(config: ExperimentConfig) -> dict[str, Any]:
     """The training settings that change an adapter: the training section, the configured
     dtype (float32 and bfloat16 training give different weights), the examples' format (whole
-    functions, or line answers with or without localisation: ``line`` and ``edit`` train on
-    the same line examples, so they share adapters), the prompt template and the training
-    code's version; with the ranking loss on, its weight, negatives and candidate score."""
-    examples = "function" if config.patch.format == "function" else "line"
+    functions; line answers with or without localisation: ``line`` and ``edit`` with line
+    scores train on the same line examples, so they share adapters; plain programs for the
+    program score, with its encoding's version), the prompt template and the training code's
+    version; with the ranking loss on, its weight, negatives and candidate score."""
+    if config.patch.format == "function":
+        examples = "function"
+    elif config.patch.candidate_score == "program":
+        examples = "program"
+    else:
+        examples = "line"
     training = config.training.model_dump(mode="json")
     if config.training.ranking_weight == 0:
         # Without the ranking loss its settings change nothing, and adapters keep the keys they
@@ -74,8 +80,8 @@ def training_config_for_key(config: ExperimentConfig) -> dict[str, Any]:
         del training["ranking_weight"], training["ranking_negatives"]
     else:
         training["ranking_score"] = config.patch.candidate_score
-        if config.patch.candidate_score == "program":
-            training["program_score"] = PROGRAM_SCORE_VERSION
+    if examples == "program":
+        training["program_score"] = PROGRAM_SCORE_VERSION
     return {
         **training,
         "dtype": config.model.dtype,

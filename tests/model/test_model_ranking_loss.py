@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from model_helpers import FAST_LINE_GENES, GCD_FIX, GCD_PROGRAMS, GCD_TASK, GCD_WRONG
+from model_helpers import (
+    FAST_LINE_GENES,
+    GCD_BUGGY,
+    GCD_FIX,
+    GCD_PROGRAMS,
+    GCD_TASK,
+    GCD_WRONG,
+)
 from safetensors.torch import load_file
 
 from coral_dagster.domain.config import TrainingConfig
@@ -28,6 +35,7 @@ from coral_dagster.model.scoring import (
 )
 from coral_dagster.model.training import (
     LineTrainingExample,
+    ProgramTrainingExample,
     encode_example,
     ranking_scores,
     train_adapter,
@@ -60,21 +68,33 @@ def test_ranking_rows_are_the_scorers_responses(model_and_tokenizer) -> None:
         encode_example(tokenizer, LineTrainingExample(TASK, FIX, WRONG), 1024)
 
 
-def test_program_ranking_rows_are_the_program_scorers(model_and_tokenizer) -> None:
+def test_program_examples_read_programs_as_the_program_score_does(model_and_tokenizer) -> None:
+    """The language-model rows of a program example are the fixed program after the tokens it
+    shares with the buggy one; its ranking rows are the program scorer's."""
     model, tokenizer = model_and_tokenizer
     stops = stop_token_ids(model, tokenizer)
-    example = LineTrainingExample(TASK, FIX, WRONG, GCD_PROGRAMS)
+    fixed, *negatives = GCD_PROGRAMS
+    example = ProgramTrainingExample("gcd", GCD_BUGGY, fixed, tuple(negatives))
     encoded = encode_example(tokenizer, example, 1024, stops, "program")
-    prefix, rests = program_ids(tokenizer, GCD_PROGRAMS)
-    assert encoded.ranked == (prefix, tuple(rests))
+    prefix, (rest, _) = program_ids(tokenizer, [fixed, GCD_BUGGY])
+    assert encoded.input_ids == prefix + rest
+    assert encoded.labels == [-100] * len(prefix) + rest
+    assert tokenizer.decode(encoded.input_ids) == f"<|endoftext|>{fixed}"
+    # the rest starts within the fixed line: the tokens before it are shared with the bug
+    assert GCD_FIX.endswith(tokenizer.decode(rest).rstrip("\n"))
+    ranked_prefix, rests = program_ids(tokenizer, GCD_PROGRAMS)
+    assert encoded.ranked == (ranked_prefix, tuple(rests))
     assert not encoded.language_in_ranked  # the plain batches carry its language-model term
-    plain = encode_example(tokenizer, LineTrainingExample(TASK, FIX, WRONG), 1024, stops)
-    assert (encoded.input_ids, encoded.labels) == (plain.input_ids, plain.labels)
-    short = LineTrainingExample(TASK, FIX, WRONG, GCD_PROGRAMS[:2])
-    with pytest.raises(ValueError, match="'gcd': 2 programs for the answer and 4 negatives"):
-        encode_example(tokenizer, short, 1024, stops, "program")
-    with pytest.raises(ValueError, match="'gcd': programs are ranked only with the program"):
+    plain = ProgramTrainingExample("gcd", GCD_BUGGY, fixed)
+    assert encode_example(tokenizer, plain, 1024, stops, "program").ranked is None
+    with pytest.raises(
+        ValueError, match="'gcd': ProgramTrainingExample does not go with the 'mean'"
+    ):
         encode_example(tokenizer, example, 1024, stops, "mean")
+    with pytest.raises(
+        ValueError, match="'gcd': LineTrainingExample does not go with the 'program'"
+    ):
+        encode_example(tokenizer, LineTrainingExample(TASK, FIX, WRONG), 1024, stops, "program")
 
 
 @pytest.mark.parametrize("score", ["mean", "sum", "program"])
@@ -88,10 +108,11 @@ def test_differentiable_scores_equal_the_scorers_and_carry_gradients(
     else:
         expected = score_line_candidates(generator, TASK, [FIX, *WRONG])
     stops = stop_token_ids(model, tokenizer)
-    programs = GCD_PROGRAMS if score == "program" else ()
-    prompt_ids, rows = encode_example(
-        tokenizer, LineTrainingExample(TASK, FIX, WRONG, programs), 1024, stops, score
-    ).ranked
+    if score == "program":
+        example = ProgramTrainingExample("gcd", GCD_BUGGY, GCD_PROGRAMS[0], GCD_PROGRAMS[1:])
+    else:
+        example = LineTrainingExample(TASK, FIX, WRONG)
+    prompt_ids, rows = encode_example(tokenizer, example, 1024, stops, score).ranked
     got = ranking_scores(
         response_logprobs(model, prompt_ids, rows, tokenizer.pad_token_id), rows, score
     )
@@ -161,22 +182,28 @@ def test_training_records_the_ranking_loss_and_off_changes_nothing(
     assert any(not torch.equal(weights["on"][k], weights["off"][k]) for k in weights["off"])
 
 
-def test_program_ranking_trains_with_the_plain_language_term(
+def test_program_examples_train_on_the_fixed_programs_likelihood(
     tiny_base: ResolvedBaseModel, tmp_path: Path
 ) -> None:
-    """With the ``program`` score, step 1's ranking loss is the untrained adapter's listwise
-    loss over the programs, and its language term is exactly the plain one on the answer."""
-    ranked = [LineTrainingExample(TASK, FIX, WRONG, GCD_PROGRAMS)]
+    """With the ``program`` score, step 1's language term is the untrained adapter's per-token
+    negative log-likelihood of the fixed program after what it shares with the buggy one, and
+    its ranking loss the listwise loss over the programs, as the program scorer computes them."""
+    fixed, *negatives = GCD_PROGRAMS
     on = TrainingConfig(max_steps=2, batch_size=1, max_length=512, ranking_weight=1.0)
     off = TrainingConfig(max_steps=2, batch_size=1, max_length=512)
+    ranked = [ProgramTrainingExample("gcd", GCD_BUGGY, fixed, tuple(negatives))]
     report = train_adapter(
         tiny_base, GENES, ranked, on, tmp_path / "on", "cpu", ranking_score="program"
     )
-    plain = train_adapter(tiny_base, GENES, [LineTrainingExample(TASK, FIX)], off, tmp_path / "off")
+    plain = train_adapter(
+        tiny_base, GENES, ranked, off, tmp_path / "off", "cpu", ranking_score="program"
+    )
     generator = PatchGenerator(tiny_base, device="cpu", dtype="float32")
+    [fix, _] = score_program_candidates(generator, [fixed, GCD_BUGGY])
+    assert report.losses[0] == pytest.approx(-fix.mean_logprob, rel=1e-4)
     scored = score_program_candidates(generator, GCD_PROGRAMS)
     expected = float(-torch.log_softmax(torch.tensor([s.sum_logprob for s in scored]), 0)[0])
-    assert len(report.ranking_losses) == 2
+    assert len(report.ranking_losses) == 2 and plain.ranking_losses == []
     assert report.ranking_losses[0] == pytest.approx(expected, abs=1e-4)
     assert report.losses[0] == plain.losses[0]  # same forward over the same batch
     assert report.losses[1] != plain.losses[1]  # the ranking term moved the adapter

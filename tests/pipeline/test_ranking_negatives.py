@@ -10,6 +10,7 @@ import pytest
 from coral_dagster.benchmark.corpus import BugPair, bundled_pair
 from coral_dagster.benchmark.problems import load_problem_set
 from coral_dagster.domain.config import ConfigError, parse_config
+from coral_dagster.model.training import LineTrainingExample, ProgramTrainingExample
 from coral_dagster.pipeline import adapters
 from coral_dagster.pipeline.adapters import ranking_negatives, training_examples
 from coral_dagster.pipeline.inputs import load_inputs, training_config_for_key
@@ -74,17 +75,20 @@ def test_off_the_examples_have_no_negatives_and_keys_do_not_change(bundled) -> N
     assert key["ranking_score"] == "mean"
     summed = _inputs({"ranking_weight": 0.5}, {"format": "edit", "candidate_score": "sum"})
     assert training_config_for_key(summed.config)["ranking_score"] == "sum"
-    assert all(e.programs == () for e in training_examples(on, pairs))  # line scores only
+    assert all(isinstance(e, LineTrainingExample) for e in training_examples(on, pairs))
 
 
-def test_program_ranking_examples_carry_the_fixed_and_the_negative_programs(bundled) -> None:
+def test_program_examples_are_the_pairs_programs_with_the_negatives_programs(bundled) -> None:
     pairs = [bundled_pair(bundled, n) for n in PROGRAMS]
     inputs = _inputs({"ranking_weight": 1.0}, {"format": "edit", "candidate_score": "program"})
     assert training_config_for_key(inputs.config)["ranking_score"] == "program"
     for pair, example in zip(pairs, training_examples(inputs, pairs), strict=True):
         drawn = ranking_negatives(pair, inputs)
-        assert example.negatives == tuple(c.answer for c in drawn)
-        assert example.programs == (pair.fixed_source, *(c.program for c in drawn))
+        assert example == ProgramTrainingExample(
+            pair.program, pair.buggy_source, pair.fixed_source, tuple(c.program for c in drawn)
+        )
+    off = _inputs({}, {"format": "edit", "candidate_score": "program"})
+    assert [e.negatives for e in training_examples(off, pairs)] == [()] * len(pairs)
 
 
 def test_without_localisation_negatives_come_from_every_line(bundled) -> None:

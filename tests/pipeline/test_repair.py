@@ -140,8 +140,9 @@ def test_program_scores_rank_the_whole_patched_programs(bundled, generator):
 
 
 def test_program_scores_have_their_own_keys():
-    """The program encoding's version enters the evaluation context and, with the ranking loss,
-    the adapter key, only for the program score (other keys stay as they were)."""
+    """The program encoding's version enters the evaluation context and the adapter key (its
+    adapters train on plain programs) only for the program score (other keys stay as they
+    were)."""
     from coral_dagster.domain.config import ConfigError, parse_config
     from coral_dagster.model.versions import PROGRAM_SCORE_VERSION
     from coral_dagster.pipeline import inputs as inputs_module
@@ -152,8 +153,13 @@ def test_program_scores_have_their_own_keys():
         ).key_context
 
     mean, program = context({}), context({"candidate_score": "program"})
-    assert mean.training_config == program.training_config  # no ranking loss: same adapters
     assert mean.evaluation_fingerprint != program.evaluation_fingerprint
+    assert (mean.training_config["examples"], program.training_config["examples"]) == (
+        "line",
+        "program",
+    )
+    assert program.training_config["program_score"] == PROGRAM_SCORE_VERSION
+    assert context({"candidate_score": "sum"}).training_config == mean.training_config
     ranked = context({"candidate_score": "program"}, {"ranking_weight": 1.0})
     assert ranked.training_config["program_score"] == PROGRAM_SCORE_VERSION
     assert "program_score" not in context({}, {"ranking_weight": 1.0}).training_config
