@@ -5,7 +5,8 @@
 
 The bugs are those of ``candidate_scores.py`` (the bundled train and validation programs' own
 bugs whose fix is an ``edit`` candidate, and ``--mutants`` injected bugs per program; never
-QuixBugs). Every candidate of every bug is scored once by the base model with the config's
+QuixBugs), always with oracle localisation whatever the config says. Every candidate of every
+bug is scored once by the base model with the config's
 ``patch.candidate_score`` and run once in the sandbox (test pass rate ``passed / total``). Then
 for each draw mode (the config's ``patch.draws`` and the other one), temperature and top-p
 (top-k 0: no cap; sampling on), ``model.scoring.draw_candidates`` draws the config's

@@ -45,7 +45,9 @@ def main() -> None:
     out = Path(tempfile.mkdtemp(prefix="coral-bench-ranking-"))
 
     warm_up = TrainingConfig(max_steps=1, batch_size=args.batch_size, max_length=1024)
-    train_adapter(base, GENES, examples, warm_up, out / "warm-up")  # untimed
+    train_adapter(  # untimed
+        base, GENES, examples, warm_up, out / "warm-up", ranking_score=args.score
+    )
     rows = {}
     for weight in (0.0, 1.0):
         config = TrainingConfig(

@@ -7,8 +7,7 @@ only the replacement line(s) of the marked place), and as ``ProgramTrainingExamp
 
 - each example is ``prompt ids + response ids`` (``prompts.encode_training_example`` /
   ``prompts.encode_line_training_example``, the same prompt as generation; for programs, what
-  the program score reads), truncated to
-  ``max_length`` tokens; labels are -100 on the prompt and on
+  the program score reads), truncated to ``max_length`` tokens; labels are -100 on the prompt and on
   padding, so the loss covers response tokens only;
 - the example order is the concatenation of seeded permutations (one per epoch) drawn from a
   ``torch.Generator`` seeded with ``config.seed``; an optimizer step consumes
@@ -39,10 +38,12 @@ Program examples (``ProgramTrainingExample``; ``patch.candidate_score: program``
 programs read as plain text, so training reads them the same way, ``model.scoring.program_ids``):
 the "prompt" is the token prefix the fixed program shares with the buggy one (after the
 document start), the "response" the rest of the fixed program, so the language-model term is
-``-log p(rest of the fixed program | shared prefix)`` per token, the quantity the edit format
-ranks candidates by. With negatives (wrong edits' programs) the ranking rows are the fixed
-program and the negatives, split after their shared prefix: ``s_j = log p(rest of program j |
-shared prefix)``; the language-model term comes from the plain batches, as without negatives.
+``-log p(rest of the fixed program | shared prefix)`` per token: generation ranks candidates by
+the sum of such log-probabilities after the prefix all candidates share, which differs from this
+split by one constant per problem. With negatives (wrong edits' programs) the ranking rows are
+the fixed program and the negatives, split after their shared prefix: ``s_j = log p(rest of
+program j | shared prefix)``; the language-model term comes from the plain batches, as without
+negatives.
 
 ``torch.manual_seed(config.seed)`` (inside ``fork_rng``, so the caller's RNG is untouched) fixes
 the LoRA initialisation and dropout: on CPU two runs give bitwise-identical adapter weights.
@@ -268,6 +269,8 @@ def encode_example(
             f"{ranking_score!r} score (program examples are for the program score only)"
         )
     if isinstance(example, ProgramTrainingExample):
+        if not example.fixed_source or not example.buggy_source:
+            raise ValueError(f"training example {example.name!r}: a program is empty")
         prompt_ids, (response_ids, _) = program_ids(
             tokenizer, [example.fixed_source, example.buggy_source]
         )

@@ -76,6 +76,13 @@ def test_off_the_examples_have_no_negatives_and_keys_do_not_change(bundled) -> N
     summed = _inputs({"ranking_weight": 0.5}, {"format": "edit", "candidate_score": "sum"})
     assert training_config_for_key(summed.config)["ranking_score"] == "sum"
     assert all(isinstance(e, LineTrainingExample) for e in training_examples(on, pairs))
+    # The cap on a place's candidates bounds where negatives come from: part of the key when
+    # the ranking loss is on, and nothing to the key when it is off.
+    capped = _inputs({"ranking_weight": 0.5}, {"format": "edit", "max_candidates": 3})
+    assert key["ranking_max_candidates"] == 200
+    assert training_config_for_key(capped.config)["ranking_max_candidates"] == 3
+    capped_off = _inputs({}, {"format": "edit", "max_candidates": 3})
+    assert training_config_for_key(capped_off.config) == training_config_for_key(off.config)
 
 
 def test_program_examples_are_the_pairs_programs_with_the_negatives_programs(bundled) -> None:
