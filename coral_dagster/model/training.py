@@ -269,8 +269,6 @@ def encode_example(
             f"{ranking_score!r} score (program examples are for the program score only)"
         )
     if isinstance(example, ProgramTrainingExample):
-        if not example.fixed_source or not example.buggy_source:
-            raise ValueError(f"training example {example.name!r}: a program is empty")
         prompt_ids, (response_ids, _) = program_ids(
             tokenizer, [example.fixed_source, example.buggy_source]
         )
