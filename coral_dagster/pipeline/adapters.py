@@ -45,7 +45,9 @@ def training_examples(inputs: ExperimentInputs, pairs: Sequence[BugPair]) -> lis
     them (``function``: whole fixed function; ``line`` / ``edit``: the fixed line(s) at the
     marked place, or ``N: line`` without localisation; ``edit`` with ``candidate_score:
     program``: the fixed program as plain text, as candidates are scored). Without localisation
-    a missing line cannot be named by number, so line examples leave those pairs out."""
+    a missing line cannot be named by number, so line examples leave those pairs out. With the
+    ranking loss on, an example's fix is the candidate that makes it when an edit does, and it
+    carries negatives (``ranking_candidates``)."""
     from coral_dagster.model.prompts import LineTask, line_response_text, numbered_response_text
     from coral_dagster.model.training import (
         LineTrainingExample,
@@ -60,10 +62,13 @@ def training_examples(inputs: ExperimentInputs, pairs: Sequence[BugPair]) -> lis
             examples.append(TrainingExample(pair.program, pair.buggy_source, pair.fixed_source))
             continue
         if patch.candidate_score == "program":
-            negatives = tuple(c.program for c in ranking_negatives(pair, inputs))
+            fix, drawn = ranking_candidates(pair, inputs)
             examples.append(
                 ProgramTrainingExample(
-                    pair.program, pair.buggy_source, pair.fixed_source, negatives
+                    pair.program,
+                    pair.buggy_source,
+                    pair.fixed_source if fix is None else fix.program,
+                    tuple(c.program for c in drawn),
                 )
             )
             continue
@@ -76,36 +81,47 @@ def training_examples(inputs: ExperimentInputs, pairs: Sequence[BugPair]) -> lis
         else:
             task = LineTask(pair.program, pair.buggy_source, None)
             answer = numbered_response_text(pair.hunk_start, lines)
-        negatives = ranking_negatives(pair, inputs)
-        examples.append(LineTrainingExample(task, answer, tuple(c.answer for c in negatives)))
+        fix, drawn = ranking_candidates(pair, inputs)
+        examples.append(
+            LineTrainingExample(
+                task, answer if fix is None else fix.answer, tuple(c.answer for c in drawn)
+            )
+        )
     return examples
 
 
-def ranking_negatives(pair: BugPair, inputs: ExperimentInputs) -> tuple[Candidate, ...]:
-    """The wrong candidates the ranking loss ranks ``pair``'s fix above (empty when the loss is
-    off): ``training.ranking_negatives`` of the ``edit`` candidates the buggy program would
-    have in generation (its marked place's single edits with oracle localisation, every code
-    line's without), leaving out every candidate whose program is the fixed program (compared
-    as ASTs, so spacing does not matter). Drawn without replacement by
+def ranking_candidates(
+    pair: BugPair, inputs: ExperimentInputs
+) -> tuple[Candidate | None, tuple[Candidate, ...]]:
+    """``(fix, negatives)`` of the ranking loss, from the ``edit`` candidates the buggy program
+    would have in generation (its marked place's single edits with oracle localisation, every
+    code line's without); ``(None, ())`` when the loss is off.
+
+    ``fix`` is the candidate whose program is the fixed program (compared as ASTs; the one with
+    the same text when there is one), None when no edit fixes the pair (the example then keeps
+    the human fix). The example's positive is thus written as generation writes candidates, so
+    the loss does not learn the human fix's spelling (quotes, parentheses) against the
+    candidates'. ``negatives`` are
+    ``training.ranking_negatives`` of the other candidates, drawn without replacement by
     ``random.Random(sample_seed("ranking", training.seed, program, buggy source, place))``."""
     training, patch = inputs.config.training, inputs.config.patch
     if training.ranking_weight == 0:
-        return ()
+        return None, ()
     place = None
     if patch.localization == "oracle":
         first = pair.fixed_lines[0] if pair.fixed_lines else ""  # an insertion's indentation
         indent = first[: len(first) - len(first.lstrip())]
         place = Hunk(pair.hunk_start, pair.hunk_count, pair.fixed_lines, indent)
     fixed = ast.dump(ast.parse(pair.fixed_source))
-    wrong = [
-        c
-        for c in edit_candidates(pair.program, pair.buggy_source, place, patch)
-        if ast.dump(ast.parse(c.program)) != fixed
-    ]
+    fixing, wrong = [], []
+    for candidate in edit_candidates(pair.program, pair.buggy_source, place, patch):
+        (fixing if ast.dump(ast.parse(candidate.program)) == fixed else wrong).append(candidate)
+    same_text = [c for c in fixing if c.program == pair.fixed_source]
     rng = random.Random(
         sample_seed("ranking", training.seed, pair.program, pair.buggy_source, pair.hunk_start)
     )
-    return tuple(rng.sample(wrong, min(training.ranking_negatives, len(wrong))))
+    negatives = tuple(rng.sample(wrong, min(training.ranking_negatives, len(wrong))))
+    return (same_text or fixing or [None])[0], negatives
 
 
 def ensure_adapter(

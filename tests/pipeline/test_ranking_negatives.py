@@ -1,9 +1,11 @@
-"""The ranking loss's negatives: wrong edits of the fix's place, seeded, never the fix; its
-settings enter adapter keys only when it is on."""
+"""The ranking loss's candidates: wrong edits of the fix's place, seeded, never the fix; the fix
+as generation writes it where an edit makes it; its settings enter adapter keys only when it is
+on."""
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 
 import pytest
 
@@ -12,11 +14,12 @@ from coral_dagster.benchmark.problems import load_problem_set
 from coral_dagster.domain.config import ConfigError, parse_config
 from coral_dagster.model.training import LineTrainingExample, ProgramTrainingExample
 from coral_dagster.pipeline import adapters
-from coral_dagster.pipeline.adapters import ranking_negatives, training_examples
+from coral_dagster.pipeline.adapters import ranking_candidates, training_examples
 from coral_dagster.pipeline.inputs import load_inputs, training_config_for_key
 from coral_dagster.pipeline.repair import edit_candidates, oracle_place
 
-PROGRAMS = ("gray_code", "digit_sum", "look_and_say")
+PROGRAMS = ("gray_code", "digit_sum", "look_and_say")  # no single edit fixes them
+REACHABLE = "divisors_list"  # an edit fixes it
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +35,11 @@ def _inputs(training: dict, patch: dict | None = None):
 def test_negatives_are_seeded_wrong_edits_of_the_fix_place(bundled, name: str) -> None:
     pair = bundled_pair(bundled, name)
     inputs = _inputs({"ranking_weight": 1.0, "ranking_negatives": 5})
-    drawn = ranking_negatives(pair, inputs)
+    fix, drawn = ranking_candidates(pair, inputs)
     negatives = [c.answer for c in drawn]
     assert 0 < len(negatives) <= 5 and len(set(negatives)) == len(negatives)
-    assert drawn == ranking_negatives(pair, inputs)  # seeded
+    assert (fix, drawn) == ranking_candidates(pair, inputs)  # seeded
+    assert fix is None  # these fixes are out of an edit's reach: the human fix stays
 
     place = oracle_place(bundled, name)
     assert (place.start, place.count) == (pair.hunk_start, pair.hunk_count)
@@ -49,16 +53,16 @@ def test_negatives_are_seeded_wrong_edits_of_the_fix_place(bundled, name: str) -
     assert all(programs[c.answer] == c.program for c in drawn)
     everything = [
         c.answer
-        for c in ranking_negatives(
+        for c in ranking_candidates(
             pair, _inputs({"ranking_weight": 1.0, "ranking_negatives": 1000})
-        )
+        )[1]
     ]
     assert set(everything) == set(programs) - set(fixing)
     other_seed = [
         c.answer
-        for c in ranking_negatives(
+        for c in ranking_candidates(
             pair, _inputs({"ranking_weight": 1.0, "ranking_negatives": 5, "seed": 1})
-        )
+        )[1]
     ]
     assert len(other_seed) == len(negatives) and set(other_seed) <= set(everything)
 
@@ -72,7 +76,7 @@ def test_off_the_examples_have_no_negatives_and_keys_do_not_change(bundled) -> N
     assert all(e.negatives for e in training_examples(on, pairs))
     key = training_config_for_key(on.config)
     assert key["ranking_weight"] == 0.5 and key["ranking_negatives"] == 8
-    assert key["ranking_score"] == "mean"
+    assert key["ranking_score"] == "mean" and key["ranking_positive"] == "fix candidate"
     summed = _inputs({"ranking_weight": 0.5}, {"format": "edit", "candidate_score": "sum"})
     assert training_config_for_key(summed.config)["ranking_score"] == "sum"
     assert all(isinstance(e, LineTrainingExample) for e in training_examples(on, pairs))
@@ -90,7 +94,8 @@ def test_program_examples_are_the_pairs_programs_with_the_negatives_programs(bun
     inputs = _inputs({"ranking_weight": 1.0}, {"format": "edit", "candidate_score": "program"})
     assert training_config_for_key(inputs.config)["ranking_score"] == "program"
     for pair, example in zip(pairs, training_examples(inputs, pairs), strict=True):
-        drawn = ranking_negatives(pair, inputs)
+        fix, drawn = ranking_candidates(pair, inputs)
+        assert fix is None  # no edit fixes these: the example keeps the human fix
         assert example == ProgramTrainingExample(
             pair.program, pair.buggy_source, pair.fixed_source, tuple(c.program for c in drawn)
         )
@@ -104,6 +109,53 @@ def test_without_localisation_negatives_come_from_every_line(bundled) -> None:
     [example] = training_examples(inputs, [pair])
     assert example.negatives and example.answer not in example.negatives
     assert all(n.split(":", 1)[0].strip().isdigit() for n in example.negatives)
+
+
+def test_a_fix_an_edit_makes_is_ranked_as_that_candidate(bundled) -> None:
+    pair = bundled_pair(bundled, REACHABLE)
+    for score in ("mean", "program"):
+        inputs = _inputs({"ranking_weight": 1.0}, {"format": "edit", "candidate_score": score})
+        fix, negatives = ranking_candidates(pair, inputs)
+        assert fix.program == pair.fixed_source and fix not in negatives and negatives
+        [example] = training_examples(inputs, [pair])
+        assert (example.fixed_source if score == "program" else example.answer) == (
+            fix.program if score == "program" else fix.answer
+        )
+        off = _inputs({}, {"format": "edit", "candidate_score": score})
+        [plain] = training_examples(off, [pair])  # the same positive, without negatives
+        assert plain == dataclasses.replace(example, negatives=())
+
+
+def test_the_positive_is_the_fix_as_generation_writes_it(bundled) -> None:
+    """A mutant whose fixing edit is written with other quotes than the human line: the positive
+    is that candidate's text (the model never sees the human spelling among the candidates)."""
+    correct = bundled.problems["caesar_shift"].correct_source
+    lines = correct.splitlines(keepends=True)
+    lineno = next(i for i, line in enumerate(lines, 1) if 'elif "A" <= char' in line)
+    original = lines[lineno - 1].rstrip("\n")
+    lines[lineno - 1] = lines[lineno - 1].replace('"A" <= char', '"A" < char')
+    pair = BugPair(
+        "caesar_shift", "injected", "comparison", "".join(lines), correct, lineno, 1, (original,)
+    )
+    for score in ("mean", "program"):
+        inputs = _inputs({"ranking_weight": 1.0}, {"format": "edit", "candidate_score": score})
+        fix, negatives = ranking_candidates(pair, inputs)
+        assert fix.program != correct
+        assert ast.dump(ast.parse(fix.program)) == ast.dump(ast.parse(correct))
+        assert negatives and fix not in negatives
+        [example] = training_examples(inputs, [pair])
+        if score == "program":
+            assert example.fixed_source == fix.program
+            assert example.negatives == tuple(c.program for c in negatives)
+        else:
+            assert example.answer == fix.answer and "'A' <= char" in fix.answer
+            assert example.negatives == tuple(c.answer for c in negatives)
+        off = _inputs({}, {"format": "edit", "candidate_score": score})
+        [plain] = training_examples(off, [pair])  # without the loss: the human line, as before
+        if score == "program":
+            assert plain.fixed_source == correct
+        else:
+            assert '"A" <= char' in plain.answer
 
 
 def test_the_ranking_loss_needs_line_answers() -> None:
@@ -130,11 +182,11 @@ def test_without_localisation_an_insertion_pair_is_left_out(bundled, monkeypatch
     none = _inputs({"ranking_weight": 1.0}, {"format": "edit", "localization": "none"})
     drawn_for = []
 
-    def recording_negatives(bug_pair, inputs):
+    def recording_candidates(bug_pair, inputs):
         drawn_for.append(bug_pair.hunk_count)
-        return ranking_negatives(bug_pair, inputs)
+        return ranking_candidates(bug_pair, inputs)
 
-    monkeypatch.setattr(adapters, "ranking_negatives", recording_negatives)
+    monkeypatch.setattr(adapters, "ranking_candidates", recording_candidates)
     [example] = training_examples(none, [insertion, pair])
     assert example.answer.startswith(f"{pair.hunk_start}:") and drawn_for == [pair.hunk_count]
     monkeypatch.undo()
