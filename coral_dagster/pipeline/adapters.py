@@ -46,8 +46,8 @@ def training_examples(inputs: ExperimentInputs, pairs: Sequence[BugPair]) -> lis
     marked place, or ``N: line`` without localisation; ``edit`` with ``candidate_score:
     program``: the fixed program as plain text, as candidates are scored). Without localisation
     a missing line cannot be named by number, so line examples leave those pairs out. With the
-    ranking loss on, an example's fix is the candidate that makes it when an edit does, and it
-    carries negatives (``ranking_candidates``)."""
+    ranking loss on, an example carries negatives (``ranking_candidates``), and in ``edit``
+    format its fix is the candidate that makes it when an edit does."""
     from coral_dagster.model.prompts import LineTask, line_response_text, numbered_response_text
     from coral_dagster.model.training import (
         LineTrainingExample,
@@ -82,11 +82,9 @@ def training_examples(inputs: ExperimentInputs, pairs: Sequence[BugPair]) -> lis
             task = LineTask(pair.program, pair.buggy_source, None)
             answer = numbered_response_text(pair.hunk_start, lines)
         fix, drawn = ranking_candidates(pair, inputs)
-        examples.append(
-            LineTrainingExample(
-                task, answer if fix is None else fix.answer, tuple(c.answer for c in drawn)
-            )
-        )
+        if fix is not None and patch.format == "edit":  # `line` answers are written freely
+            answer = fix.answer
+        examples.append(LineTrainingExample(task, answer, tuple(c.answer for c in drawn)))
     return examples
 
 
@@ -99,9 +97,10 @@ def ranking_candidates(
 
     ``fix`` is the candidate whose program is the fixed program (compared as ASTs; the one with
     the same text when there is one), None when no edit fixes the pair (the example then keeps
-    the human fix). The example's positive is thus written as generation writes candidates, so
-    the loss does not learn the human fix's spelling (quotes, parentheses) against the
-    candidates'. ``negatives`` are
+    the human fix). In ``edit`` format the example's positive is that candidate, written as
+    generation writes candidates, so the loss does not learn the human fix's spelling (quotes,
+    parentheses) against the candidates' (``line`` answers are the model's own text: their
+    positive stays the human line). ``negatives`` are
     ``training.ranking_negatives`` of the other candidates, drawn without replacement by
     ``random.Random(sample_seed("ranking", training.seed, program, buggy source, place))``."""
     training, patch = inputs.config.training, inputs.config.patch

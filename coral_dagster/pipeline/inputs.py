@@ -67,7 +67,7 @@ def training_config_for_key(config: ExperimentConfig) -> dict[str, Any]:
     scores train on the same line examples, so they share adapters; plain programs for the
     program score, with its encoding's version), the prompt template and the training code's
     version; with the ranking loss on, its weight, negatives, candidate score, candidate cap and
-    what its positive is."""
+    (``edit``) what its positive is."""
     if config.patch.format == "function":
         examples = "function"
     elif config.patch.candidate_score == "program":
@@ -80,11 +80,12 @@ def training_config_for_key(config: ExperimentConfig) -> dict[str, Any]:
         # had before it existed (stored adapters stay valid); with it, the score it orders does.
         del training["ranking_weight"], training["ranking_negatives"]
     else:
-        # The negatives are edit candidates of the fix's place, capped by max_candidates; the
-        # positive is the fix as the candidate that makes it, where one does.
+        # The negatives are edit candidates of the fix's place, capped by max_candidates; in
+        # `edit` format the positive is the candidate that makes the fix, where one does.
         training["ranking_score"] = config.patch.candidate_score
         training["ranking_max_candidates"] = config.patch.max_candidates
-        training["ranking_positive"] = "fix candidate"
+        if config.patch.format == "edit":
+            training["ranking_positive"] = "fix candidate"
     if examples == "program":
         training["program_score"] = PROGRAM_SCORE_VERSION
     return {

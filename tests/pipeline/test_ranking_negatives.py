@@ -126,17 +126,24 @@ def test_a_fix_an_edit_makes_is_ranked_as_that_candidate(bundled) -> None:
         assert plain == dataclasses.replace(example, negatives=())
 
 
-def test_the_positive_is_the_fix_as_generation_writes_it(bundled) -> None:
-    """A mutant whose fixing edit is written with other quotes than the human line: the positive
-    is that candidate's text (the model never sees the human spelling among the candidates)."""
+def _caesar_mutant(bundled) -> BugPair:
+    """caesar_shift with `"A" <= char` turned into `"A" < char`: the edit that fixes it is
+    spelled `'A' <= char` (the mutation code's quotes)."""
     correct = bundled.problems["caesar_shift"].correct_source
     lines = correct.splitlines(keepends=True)
     lineno = next(i for i, line in enumerate(lines, 1) if 'elif "A" <= char' in line)
     original = lines[lineno - 1].rstrip("\n")
     lines[lineno - 1] = lines[lineno - 1].replace('"A" <= char', '"A" < char')
-    pair = BugPair(
+    return BugPair(
         "caesar_shift", "injected", "comparison", "".join(lines), correct, lineno, 1, (original,)
     )
+
+
+def test_the_positive_is_the_fix_as_generation_writes_it(bundled) -> None:
+    """A mutant whose fixing edit is written with other quotes than the human line: the positive
+    is that candidate's text (the model never sees the human spelling among the candidates)."""
+    pair = _caesar_mutant(bundled)
+    correct = pair.fixed_source
     for score in ("mean", "program"):
         inputs = _inputs({"ranking_weight": 1.0}, {"format": "edit", "candidate_score": score})
         fix, negatives = ranking_candidates(pair, inputs)
@@ -156,6 +163,38 @@ def test_the_positive_is_the_fix_as_generation_writes_it(bundled) -> None:
             assert plain.fixed_source == correct
         else:
             assert '"A" <= char' in plain.answer
+
+
+def test_the_candidate_spelled_as_the_fixed_program_is_preferred(bundled, monkeypatch) -> None:
+    """Of several candidates that fix the pair, the one whose text is the fixed program's."""
+    pair = bundled_pair(bundled, REACHABLE)
+    inputs = _inputs({"ranking_weight": 1.0})
+    real = adapters.edit_candidates(
+        pair.program, pair.buggy_source, oracle_place(bundled, REACHABLE), inputs.config.patch
+    )
+    [same] = [c for c in real if c.program == pair.fixed_source]
+    respelled = dataclasses.replace(same, answer=same.answer + "  ", program=same.program + "\n")
+    wrong = [c for c in real if c is not same]
+    monkeypatch.setattr(adapters, "edit_candidates", lambda *a: [respelled, same, *wrong])
+    fix, negatives = ranking_candidates(pair, inputs)
+    assert fix == same and respelled not in negatives and negatives
+    monkeypatch.setattr(adapters, "edit_candidates", lambda *a: [respelled, *wrong])
+    assert ranking_candidates(pair, inputs)[0] == respelled  # the only fix, spelled otherwise
+
+
+def test_line_answers_keep_the_human_fix_and_their_own_key(bundled) -> None:
+    """`line` answers are the model's own text: the ranked fix stays the human line, so line
+    and edit adapters with the loss on no longer share a key (they do with it off)."""
+    pair = _caesar_mutant(bundled)
+    line = _inputs({"ranking_weight": 1.0}, {"format": "line"})
+    [example] = training_examples(line, [pair])
+    assert '"A" <= char' in example.answer and example.negatives
+    edit = _inputs({"ranking_weight": 1.0}, {"format": "edit"})
+    assert "ranking_positive" not in training_config_for_key(line.config)
+    assert training_config_for_key(edit.config)["ranking_positive"] == "fix candidate"
+    assert training_config_for_key(_inputs({}, {"format": "line"}).config) == (
+        training_config_for_key(_inputs({}, {"format": "edit"}).config)
+    )
 
 
 def test_the_ranking_loss_needs_line_answers() -> None:
