@@ -11,7 +11,8 @@ bug is scored once by the base model with the config's
 for each draw mode (the config's ``patch.draws`` and the other one), temperature and top-p
 (top-k 0: no cap; sampling on), ``model.scoring.draw_candidates`` draws the config's
 ``heldout.samples_per_problem`` candidates per bug with ``--seeds`` seeds, and per group of
-bugs the bench prints
+bugs (``own``, ``injected``, and ``hard``: the injected bugs whose top-ranked candidate under the
+base model fails a test) the bench prints
 
     fixed     = share of bugs with at least one drawn candidate passing every test
     mean pass = mean over bugs of the mean pass rate of its drawn candidates
@@ -89,6 +90,10 @@ def main() -> int:
     groups = {
         g: [k for k, (group, _, _) in enumerate(bugs) if group == g] for g in ("own", "injected")
     }
+    # The injected bugs the base model gets wrong greedily: its top candidate (higher score
+    # first, ties by candidate order, as ``draw_candidates`` ranks) fails a test.
+    top = [min(range(len(s)), key=lambda i, s=s: (-s[i], i)) for s in scores]
+    groups["hard"] = [k for k in groups["injected"] if rates[k][top[k]] < 1.0]
 
     settings = [("neutral", NEUTRAL["temperature"], NEUTRAL["top_p"], NEUTRAL["top_k"])]
     settings += [(f"T {t:g} top-p {p:g}", t, p, 0) for t in args.temperatures for p in args.top_ps]
