@@ -30,6 +30,7 @@ from dagster import (
     DagsterInstance,
     DagsterRun,
     DagsterRunStatus,
+    RunRecord,
     RunsFilter,
 )
 
@@ -181,11 +182,17 @@ def failure_of(instance: DagsterInstance, run: DagsterRun) -> str | None:
     return end.reason if end is not None and end.counted else None
 
 
+def experiment_runs(instance: DagsterInstance, experiment_id: str) -> list[RunRecord]:
+    """This experiment's run records, newest first."""
+    return list(instance.get_run_records(filters=RunsFilter(tags={TAG_EXPERIMENT: experiment_id})))
+
+
 def step_states(
     instance: DagsterInstance,
     experiment_id: str,
     order: Sequence[str] = (),
     done: Mapping[Step, frozenset[str]] | None = None,
+    records: Sequence[RunRecord] | None = None,
 ) -> dict[tuple[str, str], StepState]:
     """(task, partition) -> in flight / failures / interruptions, from this experiment's runs.
 
@@ -194,7 +201,8 @@ def step_states(
     against (they were materialized by it). Runs tagged ``coral/retried``, and failed runs older
     than a successful run of the same (task, partition) (a step made again later, such as a
     retrained damaged adapter, starts its count afresh), count only towards ``finished`` (so
-    that the next attempt gets a fresh run key)."""
+    that the next attempt gets a fresh run key). ``records``: the experiment's runs as read
+    earlier (``experiment_runs``; read now when None)."""
     failures: dict[tuple[str, str], int] = defaultdict(int)
     interruptions: dict[tuple[str, str], int] = defaultdict(int)
     finished: dict[tuple[str, str], int] = defaultdict(int)
@@ -203,7 +211,8 @@ def step_states(
     last_interruption: dict[tuple[str, str], str] = {}
     steps = {str(s) for s in Step}
     succeeded: set[tuple[str, str]] = set()  # a later run of the key succeeded
-    records = instance.get_run_records(filters=RunsFilter(tags={TAG_EXPERIMENT: experiment_id}))
+    if records is None:
+        records = experiment_runs(instance, experiment_id)
     for record in records:  # newest first
         run = record.dagster_run
         task = run.tags.get(TAG_TASK) or run.tags.get(TAG_STEP, "")
@@ -319,7 +328,14 @@ def effective_done(
 def read_planner_input(
     instance: DagsterInstance, store: ArtifactStore, config: ExperimentConfig, experiment_id: str
 ) -> PlannerInput:
-    """Everything the planner needs, read from the instance and the artifact store."""
+    """Everything the planner needs, read from the instance and the artifact store.
+
+    The runs are read before the materializations: a run that is no longer in flight when the
+    runs are read has stored its materializations already (they come before its run ends), so
+    every partition is seen in flight or done. Read the other way round, a run that ends
+    between the two reads is seen as neither, and its partitions are planned again (a genome
+    generated twice by the daemon, on a loaded machine)."""
+    runs = experiment_runs(instance, experiment_id)
     done, health = effective_done(instance, store, experiment_id)
     existing = existing_partitions(instance)
     blocked = health.blocked
@@ -359,7 +375,7 @@ def read_planner_input(
         max_attempts=config.retries.max_attempts,
         populations=populations,
         done=done,
-        steps=step_states(instance, experiment_id, existing.get(Step.GENERATE, ()), done),
+        steps=step_states(instance, experiment_id, existing.get(Step.GENERATE, ()), done, runs),
         invalid_adapters=invalid,
         stopped_early_after=stopped,
         existing_partitions=existing,
