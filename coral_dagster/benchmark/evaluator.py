@@ -230,7 +230,7 @@ def _judge(problem: Problem, outcome: CaseOutcome, reference: _Reference) -> Tes
         actual = json.loads(outcome.result)
     except (ValueError, RecursionError):
         return TestVerdict(i, "error", outcome.seconds, "ProtocolViolation", "unreadable result")
-    if results_match(problem.name, args, expected, actual):
+    if results_match(problem.program, args, expected, actual):
         return TestVerdict(i, "pass", outcome.seconds)
     detail = f"expected {_short(expected)}, got {_short(actual)}"
     return TestVerdict(i, "fail", outcome.seconds, None, detail)
@@ -280,7 +280,12 @@ class Evaluator:
                 )
             if program is not None and not isinstance(program, str):
                 raise TypeError(f"item {k} ({name}): program must be str or None")
-        parsed = {(n, p): parse_program(p, n) for n, p in dict.fromkeys(items) if p is not None}
+        problems = self.problem_set.problems
+        parsed = {
+            (n, p): parse_program(p, problems[n].program)
+            for n, p in dict.fromkeys(items)
+            if p is not None
+        }
         runnable = [key for key, info in parsed.items() if info.compiles]
         with self._lock:
             to_lint = list(dict.fromkeys(p for _, p in runnable if p not in self._quality))

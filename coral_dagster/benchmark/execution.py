@@ -91,19 +91,19 @@ def prepare_workdir(
         HARNESS_FILE: _package_text("harness.py"),
         "pytest.py": _package_text("pytest_shim.py"),
         "python_programs/__init__.py": "",
-        f"python_programs/{problem.name}.py": program,
+        f"python_programs/{problem.program}.py": program,
         "correct_python_programs/__init__.py": "",
     }
     for module, source in support_files.items():
         files[f"{module}.py"] = source
-    spec: dict = {"problem": problem.name, "root": inner, "n": problem.n_tests}
+    spec: dict = {"problem": problem.program, "root": inner, "n": problem.n_tests}
     if problem.json_cases is not None:
         spec.update(mode="json")  # arguments travel with each case's go, expected values never
     else:
-        files[f"test_{problem.name}.py"] = problem.rewritten_tests().source
+        files[f"test_{problem.program}.py"] = problem.rewritten_tests().source
         spec.update(
             mode="pytest",
-            test_module=f"test_{problem.name}",
+            test_module=f"test_{problem.program}",
             tests=problem.pytest_test_ids,
             support=sorted(support_files),
         )

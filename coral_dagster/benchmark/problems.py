@@ -71,6 +71,9 @@ class Problem:
     ``pytest_test_ids`` lists the pytest tests in file order (parametrized ones as
     ``test_x[i]``); it is derived from ``pytest_source`` when not given, and so is
     ``pytest_rewrite`` (what enters the sandbox and what the host keeps to judge it).
+    ``program`` is the module and function the buggy program defines (default ``name``); a
+    problem made from another's program (an injected validation bug, ``gcd~m3``) keeps its
+    own key in ``name`` and runs as ``program`` (``gcd.py``, ``def gcd``).
     """
 
     name: str
@@ -80,17 +83,20 @@ class Problem:
     pytest_source: str | None
     pytest_test_ids: tuple[str, ...] = field(default=())
     pytest_rewrite: RewrittenTests | None = field(default=None, compare=False, repr=False)
+    program: str = ""
 
     def __post_init__(self) -> None:
+        if not self.program:
+            object.__setattr__(self, "program", self.name)
         if (self.json_cases is None) == (self.pytest_source is None):
             raise ValueError(f"problem {self.name}: give exactly one of json_cases, pytest_source")
         if self.json_cases is not None and not self.json_cases:
             raise ValueError(f"problem {self.name}: no JSON test cases")
         if self.pytest_source is not None and not self.pytest_test_ids:
-            ids = scan_test_file(self.pytest_source, self.name, f"test_{self.name}.py", None)
+            ids = scan_test_file(self.pytest_source, self.program, f"test_{self.program}.py", None)
             object.__setattr__(self, "pytest_test_ids", ids)
         if self.pytest_source is not None and self.pytest_rewrite is None:
-            rewrite = rewrite_tests(self.pytest_source, f"test_{self.name}.py")
+            rewrite = rewrite_tests(self.pytest_source, f"test_{self.program}.py")
             object.__setattr__(self, "pytest_rewrite", rewrite)
 
     def rewritten_tests(self) -> RewrittenTests:
@@ -109,9 +115,12 @@ class Problem:
         return len(self.json_cases) if self.json_cases is not None else len(self.pytest_test_ids)
 
     def fingerprint(self) -> str:
-        """SHA-256 of the canonical JSON of name, both sources and the tests."""
+        """SHA-256 of the canonical JSON of name, both sources and the tests (and the program's
+        module name where it differs from the name)."""
+        fields = {"program": self.program} if self.program != self.name else {}
         return content_hash(
             {
+                **fields,
                 "name": self.name,
                 "buggy": self.buggy_source,
                 "correct": self.correct_source,
