@@ -33,7 +33,7 @@ from coral_dagster.assets.metadata import (
     verdicts_markdown,
 )
 from coral_dagster.assets.provenance import input_tags, version_tags
-from coral_dagster.assets.shared import base_model, problems
+from coral_dagster.assets.shared import base_model, problems, validation_bugs
 from coral_dagster.domain.config import ExecutionConfig
 from coral_dagster.domain.hashing import content_hash
 from coral_dagster.domain.partition_keys import content_key
@@ -46,6 +46,7 @@ from coral_dagster.pipeline.population import genome_generations
 from coral_dagster.pipeline.records import GeneratedCode, GenomeSpec
 from coral_dagster.pipeline.scoring import failed_scores, score_batch
 from coral_dagster.pipeline.store import ArtifactCorrupt, ArtifactMissing
+from coral_dagster.pipeline.validation_bugs import evaluation_inputs
 from coral_dagster.resources import (
     ArtifactStoreResource,
     ExperimentResource,
@@ -95,7 +96,7 @@ def _specs(store, keys: list[str]) -> tuple[list[tuple[str, GenomeSpec]], dict[s
 @batched_step_asset(
     Step.GENERATE,
     checks=[("patches_complete", "Patches intact, samples_per_problem per problem.")],
-    deps=[base_model, problems],
+    deps=[base_model, problems, validation_bugs],
     max_partitions_per_run=PER_RUN,
 )
 def generated_code(
@@ -107,7 +108,7 @@ def generated_code(
     """One patch per validation problem for each genome of the run, generated with the genome's
     adapter and cheap knobs; every genome of the batch is decoded together."""
     store = artifact_store.store()
-    inputs = experiment.inputs()
+    inputs = evaluation_inputs(store, experiment.inputs())
     model = inputs.config.model
     specs, failures = _specs(store, list(context.partition_keys))
     ready = []
@@ -130,7 +131,10 @@ def generated_code(
             report=context.log.info,
         )
         appears_in = genome_generations(store)
-        upstream = input_tags(context.instance, [(base_model.key, None), (problems.key, None)])
+        upstream = input_tags(
+            context.instance,
+            [(base_model.key, None), (problems.key, None), (validation_bugs.key, None)],
+        )
         for (partition, spec), generated in zip(ready, batch, strict=True):
             path = store.write_record(generated, spec.genome_key)
             outcome = generated_check(
@@ -200,7 +204,7 @@ def validation_scores(
     """Run the validation problems' tests on each genome's generated programs in the sandbox and
     score five objectives (or record a genome as failed, fitness 0, with the reason)."""
     store = artifact_store.store()
-    inputs = experiment.inputs()
+    inputs = evaluation_inputs(store, experiment.inputs())
     keys = list(context.partition_keys)
     failures: dict[str, str] = {}
     if config.failed_reason:

@@ -1,4 +1,5 @@
-"""Unpartitioned assets shared by every generation: problem split, training corpus, base model.
+"""Unpartitioned assets shared by every generation: problem split, training corpus, base model
+and the injected validation bugs.
 
 Each carries a data version derived from its content, so materializing them again with the same
 content (`dagster asset materialize --select problems,base_model`) leaves everything downstream
@@ -6,6 +7,7 @@ in sync; only a different split, corpus or model makes it stale.
 """
 
 import time
+from collections import Counter
 from pathlib import Path
 
 from dagster import (
@@ -25,7 +27,8 @@ from coral_dagster.orchestration.steps import step_asset
 from coral_dagster.pipeline import layout
 from coral_dagster.pipeline.corpus import corpus_sandbox, ensure_corpus
 from coral_dagster.pipeline.population import bind_experiment
-from coral_dagster.pipeline.records import ProblemSplit
+from coral_dagster.pipeline.records import ProblemSplit, ValidationBugs
+from coral_dagster.pipeline.validation_bugs import build_validation_bugs, ensure_validation_bugs
 from coral_dagster.resources import (
     ArtifactStoreResource,
     ExperimentResource,
@@ -117,11 +120,11 @@ def training_corpus(
     )
 
 
-def counts_table(name: str, counts: dict[str, int]) -> TableMetadataValue:
-    """``{value: count}`` as a two-column Dagster table."""
+def counts_table(name: str, counts: dict[str, int], unit: str = "pairs") -> TableMetadataValue:
+    """``{value: count}`` as a two-column Dagster table (``unit``: the count column's name)."""
     return MetadataValue.table(
-        records=[TableRecord({name: key, "pairs": n}) for key, n in counts.items()],
-        schema=TableSchema(columns=[TableColumn(name, "string"), TableColumn("pairs", "int")]),
+        records=[TableRecord({name: key, unit: n}) for key, n in counts.items()],
+        schema=TableSchema(columns=[TableColumn(name, "string"), TableColumn(unit, "int")]),
     )
 
 
@@ -143,5 +146,59 @@ def base_model(
             "model_id": resolved.model_id,
             "path": MetadataValue.path(str(resolved.path)),
             "seconds": time.perf_counter() - started,
+        },
+    )
+
+
+@step_asset(Step.SHARED, deps=[problems, base_model])
+def validation_bugs(
+    context: AssetExecutionContext,
+    experiment: ExperimentResource,
+    artifact_store: ArtifactStoreResource,
+    model_runtime: ModelRuntimeResource,
+    sandbox: SandboxResource,
+) -> MaterializeResult:
+    """Hard injected bugs of the validation programs that join the validation set: mutants that
+    fail a test, whose fix is an `edit` candidate and whose top-ranked candidate under the base
+    model fails a test (`benchmark.validation_bugs`; none when `mutants_per_program` is 0)."""
+    inputs = experiment.inputs()
+    fingerprint = inputs.validation_bugs_fingerprint
+    if fingerprint is None:
+        return MaterializeResult(
+            data_version=DataVersion("none"), metadata={"bugs": 0, "enabled": False}
+        )
+    store = artifact_store.store()
+    config = inputs.config
+
+    def build():
+        model = config.model
+        generator = model_runtime.generator(
+            model_runtime.resolve(model.base_model), model.device, model.dtype
+        )
+        return build_validation_bugs(
+            inputs,
+            generator,
+            lambda problem_set: sandbox.evaluator(problem_set, corpus_sandbox(config.sandbox)),
+            config.generation.batch_size,
+            report=context.log.info,
+        )
+
+    with store.lock("validation-bugs", artifact_store.lock_dir):
+        bugs, cached = ensure_validation_bugs(store, inputs, build)
+    by_program = dict(sorted(Counter(b.program for b in bugs.bugs).items()))
+    return MaterializeResult(
+        data_version=DataVersion(fingerprint),
+        metadata={
+            "enabled": True,
+            "fingerprint": fingerprint,
+            "bugs": len(bugs.bugs),
+            "cached": cached,
+            "funnel": MetadataValue.json(bugs.funnel),
+            "by_program": counts_table("program", by_program, "bugs"),
+            "by_operator": counts_table(
+                "operator", dict(sorted(Counter(b.operator for b in bugs.bugs).items())), "bugs"
+            ),
+            "fix_ranks": MetadataValue.json({b.key: b.fix_rank for b in bugs.bugs}),
+            "path": MetadataValue.path(str(store.path(ValidationBugs.relpath(fingerprint)))),
         },
     )

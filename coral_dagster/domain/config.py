@@ -236,6 +236,16 @@ class SplitConfig(_Section):
         return self
 
 
+class ValidationBugsConfig(_Section):
+    """Hard injected bugs added to the validation set (``pipeline.validation_bugs``): up to
+    ``mutants_per_program`` mutants of each validation program's correct code that fail a test,
+    whose fix is an ``edit`` candidate and whose top-ranked candidate under the base model fails
+    a test. 0: none (the validation set is the validation programs' own bugs)."""
+
+    mutants_per_program: int = Field(0, ge=0, le=1000)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+
+
 class BenchmarkConfig(_Section):
     dataset: str = Field("bundled", description="'bundled' or a QuixBugs-layout directory")
     split: SplitConfig = SplitConfig()
@@ -246,6 +256,7 @@ class BenchmarkConfig(_Section):
         description="a QuixBugs-layout directory whose every program is the held-out test set "
         "(training and validation keep `dataset`); None: the test split of `dataset`",
     )
+    validation_bugs: ValidationBugsConfig = ValidationBugsConfig()
 
 
 class PatchConfig(_Section):
@@ -481,6 +492,15 @@ class ExperimentConfig(_Section):
             raise ValueError(
                 "training.ranking_weight: the ranking loss orders line edits, it needs "
                 "patch.format line or edit (got function)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _validation_bugs_need_edits(self) -> ExperimentConfig:
+        if self.benchmark.validation_bugs.mutants_per_program > 0 and self.patch.format != "edit":
+            raise ValueError(
+                "benchmark.validation_bugs: hard bugs are chosen by the base model's ranking of "
+                f"edit candidates, they need patch.format: edit (got {self.patch.format})"
             )
         return self
 

@@ -19,8 +19,9 @@ still reads and returns one ``Damage`` per broken partition:
   yet, is written again by building the population that first holds it again;
 - an **adapter** whose ``training.json`` fails is trained again (the planner's invalid
   adapters; the weights are verified against the manifest wherever they are loaded);
-- a **held-out evaluation**, a **report** directory and the **training corpus** (the shared
-  step) are made again.
+- a **held-out evaluation**, a **report** directory, the **training corpus** and the
+  **injected validation bugs** (the shared step) are made again (both are deterministic
+  functions of the fingerprint their materialization recorded).
 
 The planner treats a damaged partition as not done (``facts.read_planner_input``); ``coral
 status``, ``coral report`` and ``coral backfill`` refuse with the first damage's line.
@@ -40,7 +41,7 @@ from coral_dagster.domain.planner import (
     generation_index,
     generation_key,
 )
-from coral_dagster.orchestration.steps import STEPS, TRAINING_CORPUS
+from coral_dagster.orchestration.steps import STEPS, TRAINING_CORPUS, VALIDATION_BUGS
 from coral_dagster.pipeline import layout
 from coral_dagster.pipeline.records import (
     AdapterSpec,
@@ -50,6 +51,7 @@ from coral_dagster.pipeline.records import (
     HeldoutResult,
     Population,
     Scores,
+    ValidationBugs,
 )
 from coral_dagster.pipeline.store import ArtifactCorrupt, ArtifactMissing, ArtifactStore
 
@@ -137,9 +139,10 @@ def check_dir(store: ArtifactStore, relpath: str) -> tuple[str, str] | None:
     return _verify(store, relpath, lambda: store.verify_dir(relpath))
 
 
-def corpus_fingerprint_of(instance: DagsterInstance) -> str | None:
-    """The fingerprint the latest ``training_corpus`` materialization recorded (None: none)."""
-    event = instance.get_latest_materialization_event(AssetKey(TRAINING_CORPUS))
+def recorded_fingerprint(instance: DagsterInstance, asset: str) -> str | None:
+    """The fingerprint the latest materialization of a shared ``asset`` recorded (None: none,
+    or an asset that recorded no fingerprint)."""
+    event = instance.get_latest_materialization_event(AssetKey(asset))
     if event is None or event.asset_materialization is None:
         return None
     value = event.asset_materialization.metadata.get("fingerprint")
@@ -218,9 +221,14 @@ def inspect_store(
             damage.append(Damage(Step.REPORT, gkey, *problem))
 
     if SHARED_PARTITION in done.get(Step.SHARED, frozenset()):
-        fingerprint = corpus_fingerprint_of(instance)
+        fingerprint = recorded_fingerprint(instance, TRAINING_CORPUS)
         if fingerprint is not None:
             problem = check_dir(store, layout.corpus_dir(fingerprint))
+            if problem is not None:
+                damage.append(Damage(Step.SHARED, SHARED_PARTITION, *problem))
+        fingerprint = recorded_fingerprint(instance, VALIDATION_BUGS)
+        if fingerprint is not None:
+            problem = check_record(store, ValidationBugs, fingerprint)
             if problem is not None:
                 damage.append(Damage(Step.SHARED, SHARED_PARTITION, *problem))
     return StoreHealth(populations=populations, damage=tuple(damage))

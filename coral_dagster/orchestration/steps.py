@@ -9,7 +9,8 @@ step       assets             partition set     job               where
 ========== ================== ================= ================= =====
 shared     problems,          (none)            coral_shared      CPU
            training_corpus,
-           base_model
+           base_model,
+           validation_bugs
 population population         generations       coral_generations CPU
 adapter    adapters           adapter_keys      coral_adapters    GPU
 generate   generated_code     genome_keys       coral_genomes     GPU
@@ -47,15 +48,17 @@ class StepSpec:
     compute: ComputeKind
 
 
-# The shared asset whose materialization records the corpus fingerprint (``integrity`` reads it).
+# The shared assets whose materializations record the fingerprint of what they stored (the
+# corpus, the injected validation bugs; ``integrity`` reads them).
 TRAINING_CORPUS = "training_corpus"
+VALIDATION_BUGS = "validation_bugs"
 
 STEPS: dict[Step, StepSpec] = {
     spec.step: spec
     for spec in (
         StepSpec(
             Step.SHARED,
-            ("problems", TRAINING_CORPUS, "base_model"),
+            ("problems", TRAINING_CORPUS, "base_model", VALIDATION_BUGS),
             None,
             "coral_shared",
             "setup",
@@ -114,7 +117,8 @@ STEPS: dict[Step, StepSpec] = {
 
 
 JOB_DESCRIPTIONS: dict[str, str] = {
-    "coral_shared": "Shared stages: the problem split, the training corpus and the base model.",
+    "coral_shared": "Shared stages: the problem split, the training corpus, the base model and "
+    "the injected validation bugs.",
     "coral_generations": "Per generation: the population and the report.",
     "coral_heldout": "The final generation: its best genomes vs baselines on the held-out set.",
     "coral_adapters": "Per adapter key: train the LoRA/DoRA adapter of a heavy-gene set.",

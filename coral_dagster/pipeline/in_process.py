@@ -20,6 +20,11 @@ from coral_dagster.pipeline.population import build_population
 from coral_dagster.pipeline.records import GeneratedCode, GenomeRecord, Scores
 from coral_dagster.pipeline.scoring import score_generated
 from coral_dagster.pipeline.store import ArtifactStore
+from coral_dagster.pipeline.validation_bugs import (
+    build_validation_bugs,
+    ensure_validation_bugs,
+    evaluation_inputs,
+)
 
 if TYPE_CHECKING:
     from coral_dagster.model.base_model import ResolvedBaseModel
@@ -45,7 +50,8 @@ def run_in_process(
     adapter_cache: Path,
     generations: int,
 ) -> dict[int, list[GenomeRun]]:
-    """Generations 0..``generations``-1 in population order (the training corpus first)."""
+    """Generations 0..``generations``-1 in population order (the training corpus and the
+    injected validation bugs first)."""
     corpus_evaluator = Evaluator(inputs.problem_set, corpus_sandbox(inputs.config.sandbox))
     ensure_corpus(
         store,
@@ -55,6 +61,20 @@ def run_in_process(
         corpus_evaluator,
         local_dir / "corpus",
     )
+    if inputs.validation_bugs_fingerprint is not None:
+        ensure_validation_bugs(
+            store,
+            inputs,
+            lambda: build_validation_bugs(
+                inputs,
+                generator,
+                lambda problem_set: Evaluator(problem_set, corpus_sandbox(inputs.config.sandbox)),
+                inputs.config.generation.batch_size,
+            ),
+        )
+    evaluated = evaluation_inputs(store, inputs)
+    if evaluated is not inputs:
+        evaluator = Evaluator(evaluated.problem_set, evaluator.config)
     history: dict[int, list[GenomeRun]] = {}
     for generation in range(generations):
         population = build_population(inputs, generation, store)
@@ -70,7 +90,7 @@ def run_in_process(
             )
         runs = []
         for record in population.genomes:
-            generated = generate_code(store, record, inputs, generator, adapter_cache)
+            generated = generate_code(store, record, evaluated, generator, adapter_cache)
             store.write_record(generated, record.genome_key)
             scores = score_generated(
                 generated, inputs.config.weights, evaluator, inputs.config.generation.bugfix

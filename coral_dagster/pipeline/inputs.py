@@ -1,8 +1,9 @@
 """Experiment inputs: the loaded problems, their split and the key context, without any model.
 
 ``key_context(config)`` fingerprints the base model's source files, the train split's
-(buggy -> fixed) pairs and the evaluation context (validation problems, prompt template
-version, generation seed, sandbox limits, objective weights), so that:
+(buggy -> fixed) pairs and the evaluation context (validation problems and the recipe of the
+injected validation bugs, prompt template version, generation seed, sandbox limits, objective
+weights), so that:
 
     adapter_key = H(heavy genes, base model id, training data fingerprint, training config)
     genome_key  = H(adapter_key, CA seed, cheap knobs, evaluation fingerprint)
@@ -27,6 +28,7 @@ from coral_dagster.model.versions import (
     TRAINING_CODE_VERSION,
 )
 from coral_dagster.pipeline.corpus import corpus_fingerprint
+from coral_dagster.pipeline.validation_bugs import validation_bugs_fingerprint
 
 
 def first(names: tuple[str, ...], limit: int | None) -> tuple[str, ...]:
@@ -45,10 +47,18 @@ class ExperimentInputs:
     split: Split
     key_context: KeyContext
     heldout_set: ProblemSet
+    validation_bugs_fingerprint: str | None = None  # None: the config adds no validation bugs
+    added_validation: tuple[str, ...] = ()  # injected validation bugs (``with_validation_bugs``)
+
+    @property
+    def own_validation_names(self) -> tuple[str, ...]:
+        """The validation programs (their own bugs)."""
+        return first(self.split.validation, self.config.benchmark.max_validation_problems)
 
     @property
     def validation_names(self) -> tuple[str, ...]:
-        return first(self.split.validation, self.config.benchmark.max_validation_problems)
+        """Every validation problem: the programs' own bugs, then the injected ones added."""
+        return self.own_validation_names + self.added_validation
 
     @property
     def test_names(self) -> tuple[str, ...]:
@@ -98,7 +108,9 @@ def training_config_for_key(config: ExperimentConfig) -> dict[str, Any]:
     }
 
 
-def evaluation_fingerprint(config: ExperimentConfig, problem_set: ProblemSet, names) -> str:
+def evaluation_fingerprint(
+    config: ExperimentConfig, problem_set: ProblemSet, names, validation_bugs: str | None = None
+) -> str:
     context = {
         "validation": [[n, problem_set.problems[n].fingerprint()] for n in names],
         "support": dict(problem_set.support_files),
@@ -110,6 +122,8 @@ def evaluation_fingerprint(config: ExperimentConfig, problem_set: ProblemSet, na
     }
     if config.patch.candidate_score == "program":  # absent otherwise: other keys stay as they were
         context["program_score"] = PROGRAM_SCORE_VERSION
+    if validation_bugs is not None:  # absent without injected validation bugs, likewise
+        context["validation_bugs"] = validation_bugs
     return content_hash(context)
 
 
@@ -122,11 +136,13 @@ def load_inputs(config: ExperimentConfig) -> ExperimentInputs:
     if config.benchmark.heldout_dataset is not None:
         heldout_set = load_problem_set(config.benchmark.heldout_dataset)
         check_heldout_disjoint(problem_set, split, heldout_set)
+    base_model_id = base_model_fingerprint(config.model.base_model)
+    bugs = validation_bugs_fingerprint(config, problem_set, validation, base_model_id)
     context = KeyContext(
-        base_model_id=base_model_fingerprint(config.model.base_model),
+        base_model_id=base_model_id,
         training_data_fingerprint=corpus_fingerprint(problem_set, split, config.corpus),
         training_config=training_config_for_key(config),
-        evaluation_fingerprint=evaluation_fingerprint(config, problem_set, validation),
+        evaluation_fingerprint=evaluation_fingerprint(config, problem_set, validation, bugs),
     )
     return ExperimentInputs(
         config=config,
@@ -134,6 +150,7 @@ def load_inputs(config: ExperimentConfig) -> ExperimentInputs:
         split=split,
         key_context=context,
         heldout_set=heldout_set,
+        validation_bugs_fingerprint=bugs,
     )
 
 

@@ -6,6 +6,7 @@ Layout under the store's root::
     problems/<split_fingerprint>.json    problem split and key context
     corpus/<corpus_fingerprint>/         the training corpus: a Hugging Face `datasets` dataset
                                          (save_to_disk files) + MANIFEST.json
+    validation_bugs/<fingerprint>.json   hard injected bugs added to the validation set
     populations/g0000.json               genomes of generation 0 (keys, seed, genes, knobs)
     adapter_specs/<adapter_key>.json     heavy genes + key context of an adapter key
     genome_specs/<genome_key>.json       genome, knobs, adapter key, first generation
@@ -37,6 +38,10 @@ def problems(split_fingerprint: str) -> str:
 
 def corpus_dir(corpus_fingerprint: str) -> str:
     return f"corpus/{corpus_fingerprint}"
+
+
+def validation_bugs(fingerprint: str) -> str:
+    return f"validation_bugs/{fingerprint}.json"
 
 
 def population(generation: int) -> str:

@@ -127,6 +127,66 @@ class ProblemSplit:
 
 
 @dataclass(frozen=True)
+class ValidationBug:
+    """One injected bug of the validation set: problem ``key`` runs as ``program`` (the
+    validation program it was made from), with ``buggy_source`` as its buggy code; ``fix_rank``
+    is the 1-based rank of its best-ranked fixing candidate under the base model."""
+
+    key: str
+    program: str
+    operator: str
+    lineno: int
+    buggy_source: str
+    fix_rank: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "program": self.program,
+            "operator": self.operator,
+            "lineno": self.lineno,
+            "buggy_source": self.buggy_source,
+            "fix_rank": self.fix_rank,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ValidationBug:
+        check_keys(data, [f for f in cls.__dataclass_fields__], "validation bug")
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ValidationBugs:
+    """The ``validation_bugs`` asset: the hard injected bugs of one recipe ``fingerprint`` and
+    how many mutants each filter kept (``sampled`` -> ``real`` -> ``reachable`` -> ``hard``)."""
+
+    kind: ClassVar[str] = "validation bugs"
+    fingerprint: str
+    bugs: tuple[ValidationBug, ...]
+    funnel: dict[str, int]
+
+    @staticmethod
+    def relpath(fingerprint: str) -> str:
+        return layout.validation_bugs(fingerprint)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fingerprint": self.fingerprint,
+            "bugs": [b.to_dict() for b in self.bugs],
+            "funnel": dict(self.funnel),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ValidationBugs:
+        check_keys(data, ("fingerprint", "bugs", "funnel"), cls.kind)
+        return cls(
+            fingerprint=data["fingerprint"],
+            bugs=tuple(ValidationBug.from_dict(b) for b in data["bugs"]),
+            funnel={str(k): int(v) for k, v in data["funnel"].items()},
+        )
+
+
+@dataclass(frozen=True)
 class GenomeRecord:
     """One genome with its keys and derived knobs, as a population lists it."""
 

@@ -59,19 +59,25 @@ class Candidate:
 
 @dataclass(frozen=True)
 class RepairTask:
-    """What the model is shown for one problem, and the ``edit`` candidates."""
+    """What the model is shown for one problem, and the ``edit`` candidates. ``name`` is the
+    problem's key, ``program`` the function the prompt names (default ``name``)."""
 
     name: str
     buggy_source: str
     place: Hunk | None  # the oracle's place; None with localization none (or format function)
     candidates: tuple[Candidate, ...] = ()
+    program: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.program:
+            object.__setattr__(self, "program", self.name)
 
     def line_task(self) -> LineTask:
         from coral_dagster.model.prompts import LineTask
 
         if self.place is None:
-            return LineTask(self.name, self.buggy_source, None)
-        return LineTask(self.name, self.buggy_source, self.place.start, self.place.count)
+            return LineTask(self.program, self.buggy_source, None)
+        return LineTask(self.program, self.buggy_source, self.place.start, self.place.count)
 
 
 def sample_seed(*parts: object) -> int:
@@ -143,14 +149,17 @@ def repair_tasks(
     """The ``RepairTask`` of each problem for ``patch``."""
     tasks = {}
     for name in names:
-        source = problem_set.problems[name].buggy_source
+        problem = problem_set.problems[name]
+        source = problem.buggy_source
         place = None
         if patch.format != "function" and patch.localization == "oracle":
             place = oracle_place(problem_set, name)
         candidates = (
-            tuple(edit_candidates(name, source, place, patch)) if patch.format == "edit" else ()
+            tuple(edit_candidates(problem.program, source, place, patch))
+            if patch.format == "edit"
+            else ()
         )
-        tasks[name] = RepairTask(name, source, place, candidates)
+        tasks[name] = RepairTask(name, source, place, candidates, problem.program)
     return tasks
 
 

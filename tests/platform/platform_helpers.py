@@ -48,6 +48,7 @@ def write_config(path: Path, **overrides) -> Path:
 ASSETS = [
     "problems",
     "base_model",
+    "validation_bugs",
     "population",
     "adapters",
     "generated_code",
