@@ -160,7 +160,9 @@ def validation_bugs(
 ) -> MaterializeResult:
     """Hard injected bugs of the validation programs that join the validation set: mutants that
     fail a test, whose fix is an `edit` candidate and whose top-ranked candidate under the base
-    model fails a test (`benchmark.validation_bugs`; none when `mutants_per_program` is 0)."""
+    model fails a test (`benchmark.validation_bugs`; none when `mutants_per_program` is 0).
+    The base model ranks on CPU in float32 wherever this runs, so the set is the same on every
+    machine."""
     inputs = experiment.inputs()
     fingerprint = inputs.validation_bugs_fingerprint
     if fingerprint is None:
@@ -171,10 +173,7 @@ def validation_bugs(
     config = inputs.config
 
     def build():
-        model = config.model
-        generator = model_runtime.generator(
-            model_runtime.resolve(model.base_model), model.device, model.dtype
-        )
+        generator = model_runtime.cpu_generator(model_runtime.resolve(config.model.base_model))
         return build_validation_bugs(
             inputs,
             generator,

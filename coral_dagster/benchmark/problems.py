@@ -72,7 +72,7 @@ class Problem:
     ``test_x[i]``); it is derived from ``pytest_source`` when not given, and so is
     ``pytest_rewrite`` (what enters the sandbox and what the host keeps to judge it).
     ``program`` is the module and function the buggy program defines (default ``name``); a
-    problem made from another's program (an injected validation bug, ``gcd~m3``) keeps its
+    problem made from another's program (an injected validation bug, ``gcd~3``) keeps its
     own key in ``name`` and runs as ``program`` (``gcd.py``, ``def gcd``).
     """
 

@@ -62,12 +62,14 @@ def run_in_process(
         local_dir / "corpus",
     )
     if inputs.validation_bugs_fingerprint is not None:
+        from coral_dagster.model import generation as model_generation
+
         ensure_validation_bugs(
             store,
             inputs,
             lambda: build_validation_bugs(
                 inputs,
-                generator,
+                model_generation.PatchGenerator(base, device="cpu", dtype="float32"),
                 lambda problem_set: Evaluator(problem_set, corpus_sandbox(inputs.config.sandbox)),
                 inputs.config.generation.batch_size,
             ),

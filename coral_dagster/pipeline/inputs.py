@@ -176,7 +176,11 @@ def check_heldout_disjoint(problem_set: ProblemSet, split: Split, heldout: Probl
 def experiment_id(config: ExperimentConfig) -> str:
     """Short content hash of the config without its ``execution`` section (which changes where
     work runs, not what it computes): tags every run of one experiment."""
-    return content_hash(config.model_dump(mode="json", exclude={"execution"}))[:16]
+    dump = config.model_dump(mode="json", exclude={"execution"})
+    if config.benchmark.validation_bugs.mutants_per_program == 0:
+        # added later and off: experiments from before it existed keep their id (and homes)
+        del dump["benchmark"]["validation_bugs"]
+    return content_hash(dump)[:16]
 
 
 def key_context(config: ExperimentConfig) -> KeyContext:

@@ -282,7 +282,7 @@ def _line_patches(
         flat.append(
             PatchOutput(
                 request_id=o.request_id,
-                problem_name=o.problem_name,
+                problem_name=requests[k].problem,  # the key (the prompt names the program)
                 raw_text=o.raw_text,
                 program=result.program,
                 failure=result.reason or "",

@@ -20,8 +20,10 @@ mutants) that runs as ``<program>.py`` with the program's tests. The set is a de
 function of its recipe, whose fingerprint
 
     validation_bugs_fingerprint = SHA-256(canonical JSON of validation programs, settings,
-                                          injector and filter versions, base model id, patch
-                                          settings, model dtype, check sandbox)
+                                          injector and filter versions, base model id, scoring
+                                          device and dtype (always CPU, float32), prompt and
+                                          program-score versions, patch settings, scoring batch
+                                          size, check sandbox)
 
 is known before the set is built and enters the evaluation fingerprint (so every genome key):
 ``coral population`` gives generation 0's keys without a model.
@@ -40,17 +42,21 @@ from coral_dagster.benchmark.mutations import sample_mutants
 from coral_dagster.benchmark.problems import Problem, ProblemSet
 from coral_dagster.domain.config import ExperimentConfig
 from coral_dagster.domain.hashing import content_hash
+from coral_dagster.model.versions import PROGRAM_SCORE_VERSION, PROMPT_TEMPLATE_VERSION
 from coral_dagster.pipeline.corpus import corpus_sandbox
 from coral_dagster.pipeline.progress import Emit, Progress
 from coral_dagster.pipeline.records import ValidationBug, ValidationBugs
 from coral_dagster.pipeline.repair import candidate_scores, repair_tasks
-from coral_dagster.pipeline.store import ArtifactMissing, ArtifactStore
+from coral_dagster.pipeline.store import ArtifactCorrupt, ArtifactMissing, ArtifactStore
 
 if TYPE_CHECKING:
     from coral_dagster.model.generation import PatchGenerator
     from coral_dagster.pipeline.inputs import ExperimentInputs
 
 VALIDATION_BUGS_VERSION = "1"  # bump whenever what this module keeps changes (genome keys)
+# The base model ranks the candidates on CPU in float32 wherever the set is built (a K8s CPU pod,
+# a GPU box, a laptop), so one fingerprint always means one set.
+SCORING = {"device": "cpu", "dtype": "float32"}
 SEPARATOR = "~"  # <program>~<i>: no problem name of a QuixBugs-layout dataset holds it
 
 
@@ -61,19 +67,22 @@ def validation_bugs_fingerprint(
     settings = config.benchmark.validation_bugs
     if settings.mutants_per_program == 0:
         return None
-    return content_hash(
-        {
-            "validation": [[n, problem_set.problems[n].fingerprint()] for n in names],
-            "support": dict(problem_set.support_files),
-            "settings": settings.model_dump(mode="json"),
-            "injector": INJECTOR_VERSION,
-            "filter": VALIDATION_BUGS_VERSION,
-            "base_model": base_model_id,
-            "patch": config.patch.model_dump(mode="json"),
-            "dtype": config.model.dtype,
-            "check_sandbox": corpus_sandbox(config.sandbox).model_dump(mode="json"),
-        }
-    )
+    context = {
+        "validation": [[n, problem_set.problems[n].fingerprint()] for n in names],
+        "support": dict(problem_set.support_files),
+        "settings": settings.model_dump(mode="json"),
+        "injector": INJECTOR_VERSION,
+        "filter": VALIDATION_BUGS_VERSION,
+        "base_model": base_model_id,
+        "scoring": SCORING,
+        "prompt_template": PROMPT_TEMPLATE_VERSION,
+        "patch": config.patch.model_dump(mode="json"),
+        "batch_size": config.generation.batch_size,
+        "check_sandbox": corpus_sandbox(config.sandbox).model_dump(mode="json"),
+    }
+    if config.patch.candidate_score == "program":
+        context["program_score"] = PROGRAM_SCORE_VERSION
+    return content_hash(context)
 
 
 def bug_problem(origin: Problem, key: str, buggy_source: str) -> Problem:
@@ -81,9 +90,13 @@ def bug_problem(origin: Problem, key: str, buggy_source: str) -> Problem:
     return replace(origin, name=key, buggy_source=buggy_source, program=origin.program)
 
 
-def _fails(result: CandidateResult) -> bool:
-    """A wrong result or an exception on some test (timeouts alone decide nothing)."""
-    return any(t.verdict in ("fail", "error") for t in result.tests)
+def fails_a_test(result: CandidateResult) -> bool:
+    """A wrong result or an exception on some test: timeouts alone decide nothing, and neither
+    does a test whose reference run failed (``ReferenceFailed``: the machine, not the program)."""
+    return any(
+        t.verdict == "fail" or (t.verdict == "error" and t.error_type != "ReferenceFailed")
+        for t in result.tests
+    )
 
 
 def build_validation_bugs(
@@ -94,11 +107,15 @@ def build_validation_bugs(
     report: Emit | None = None,
 ) -> ValidationBugs:
     """The hard injected bugs of ``inputs`` (see the module doc). ``make_evaluator`` gives an
-    evaluator with ``corpus_sandbox`` limits over the problem set it is handed."""
+    evaluator with ``corpus_sandbox`` limits over the problem set it is handed; ``generator``
+    must hold the base model on CPU in float32 (``SCORING``)."""
     config, problem_set = inputs.config, inputs.problem_set
     fingerprint = inputs.validation_bugs_fingerprint
     if fingerprint is None:
         raise ValueError("benchmark.validation_bugs.mutants_per_program is 0: no bugs to build")
+    scoring = {"device": generator.device.type, "dtype": str(generator.model.dtype).split(".")[-1]}
+    if scoring != SCORING:
+        raise ValueError(f"validation bugs are ranked with {SCORING}, got a generator on {scoring}")
     settings = config.benchmark.validation_bugs
     sampled: list[tuple[Problem, str, int]] = []  # (problem, operator, line number)
     for name in inputs.own_validation_names:
@@ -118,7 +135,7 @@ def build_validation_bugs(
     )
     evaluator = make_evaluator(extended)
     checked = evaluator.evaluate_many([(p.name, p.buggy_source) for p, _, _ in sampled])
-    real = [s for s, result in zip(sampled, checked, strict=True) if _fails(result)]
+    real = [s for s, result in zip(sampled, checked, strict=True) if fails_a_test(result)]
 
     tasks = repair_tasks(extended, [p.name for p, _, _ in real], config.patch)
     reachable: list[tuple[Problem, str, int, list[int]]] = []
@@ -145,7 +162,7 @@ def build_validation_bugs(
         ranked.append((bug, task.candidates[order[0]].program))
         progress.update(done)
     tops = evaluator.evaluate_many([(bug.key, top) for bug, top in ranked])
-    hard = tuple(bug for (bug, _), result in zip(ranked, tops, strict=True) if _fails(result))
+    hard = tuple(bug for (bug, _), result in zip(ranked, tops, strict=True) if fails_a_test(result))
     funnel = {
         "sampled": len(sampled),
         "real": len(real),
@@ -158,13 +175,18 @@ def build_validation_bugs(
 def ensure_validation_bugs(
     store: ArtifactStore, inputs: ExperimentInputs, build: Callable[[], ValidationBugs]
 ) -> tuple[ValidationBugs, bool]:
-    """The stored set of ``inputs``' recipe, built with ``build`` and stored when missing;
-    ``(set, cached)``."""
+    """The stored set of ``inputs``' recipe, built with ``build`` and stored when missing or
+    damaged; ``(set, cached)``."""
     fingerprint = inputs.validation_bugs_fingerprint
     if fingerprint is None:
         raise ValueError("benchmark.validation_bugs.mutants_per_program is 0: no bugs to build")
     if store.has_record(ValidationBugs, fingerprint):
-        return store.read_record(ValidationBugs, fingerprint), True
+        try:
+            stored = store.read_record(ValidationBugs, fingerprint)
+        except ArtifactCorrupt:
+            stored = None  # damaged: built again (integrity reports it as shared-step damage)
+        if stored is not None and stored.fingerprint == fingerprint:
+            return stored, True
     bugs = build()
     if bugs.fingerprint != fingerprint:
         raise ValueError(

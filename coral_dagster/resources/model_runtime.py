@@ -50,3 +50,8 @@ class ModelRuntimeResource(ConfigurableResource):
     def generator(self, resolved: ResolvedBaseModel, device: str, dtype: str) -> PatchGenerator:
         """One loaded model per (checkpoint, device, dtype) per process; adapters load by name."""
         return _generator(resolved, self.device or device, dtype)
+
+    def cpu_generator(self, resolved: ResolvedBaseModel) -> PatchGenerator:
+        """The base model on CPU in float32, whatever ``device`` says: for results that must
+        not depend on the machine they are computed on (the injected validation bugs)."""
+        return _generator(resolved, "cpu", "float32")

@@ -3,13 +3,23 @@ when on, refused without `edit` patches, and never used before it is built."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from coral_dagster.benchmark.evaluator import CandidateResult, TestVerdict
 from coral_dagster.domain.config import ConfigError, load_config, parse_config
-from coral_dagster.pipeline.inputs import load_inputs
+from coral_dagster.pipeline.inputs import experiment_id, load_inputs
 from coral_dagster.pipeline.records import ValidationBug, ValidationBugs
 from coral_dagster.pipeline.store import ArtifactMissing, ArtifactStore
-from coral_dagster.pipeline.validation_bugs import evaluation_inputs, with_validation_bugs
+from coral_dagster.pipeline.validation_bugs import (
+    ensure_validation_bugs,
+    evaluation_inputs,
+    fails_a_test,
+    with_validation_bugs,
+)
+
+REPO = Path(__file__).resolve().parents[2]
 
 BASE = {
     "model": {"base_model": "tiny-random"},
@@ -75,3 +85,44 @@ def test_stored_bugs_extend_the_validation_set_and_must_be_this_recipes(tmp_path
     assert extended.key_context == inputs.key_context
     with pytest.raises(ValueError, match="not this experiment's"):
         with_validation_bugs(inputs_with(mutants_per_program=3), record)
+
+
+def test_experiments_without_bugs_keep_the_id_they_had_before_the_setting_existed():
+    # configs/quick.yaml's id as computed before `benchmark.validation_bugs` existed (12c82b8):
+    # its homes stay bound to it
+    assert experiment_id(load_config(REPO / "configs" / "quick.yaml")) == "7df7077573b4759c"
+    raw = {**BASE, "benchmark": {"validation_bugs": {"mutants_per_program": 2}}}
+    assert experiment_id(parse_config(raw)) != experiment_id(parse_config(BASE))
+
+
+def test_a_damaged_record_is_built_again(tmp_path):
+    inputs = inputs_with(mutants_per_program=2)
+    store = ArtifactStore(tmp_path / "store")
+    fingerprint = inputs.validation_bugs_fingerprint
+    built = ValidationBugs(fingerprint, (), {"sampled": 4, "hard": 0})
+    calls = []
+
+    def build():
+        calls.append(1)
+        return built
+
+    assert ensure_validation_bugs(store, inputs, build) == (built, False)
+    assert ensure_validation_bugs(store, inputs, build) == (built, True)
+    path = Path(store.path(ValidationBugs.relpath(fingerprint)).path)
+    path.write_text(path.read_text()[:20])  # truncated
+    assert ensure_validation_bugs(store, inputs, build) == (built, False)
+    assert len(calls) == 2
+    assert store.read_record(ValidationBugs, fingerprint) == built
+
+
+def verdicts(*pairs: tuple[str, str | None]) -> CandidateResult:
+    tests = [TestVerdict(i, v, 0.01, e) for i, (v, e) in enumerate(pairs)]
+    passed = sum(t.verdict == "pass" for t in tests)
+    return CandidateResult("p", tests, passed, len(tests), {})
+
+
+def test_only_wrong_results_and_exceptions_make_a_bug_or_a_failing_candidate():
+    assert fails_a_test(verdicts(("pass", None), ("fail", None)))
+    assert fails_a_test(verdicts(("error", "ZeroDivisionError")))
+    assert not fails_a_test(verdicts(("pass", None), ("timeout", None)))
+    assert not fails_a_test(verdicts(("pass", None), ("error", "ReferenceFailed")))  # the machine
