@@ -48,6 +48,9 @@ def run_config(base: dict[str, Any], quixbugs: Path, fmt: str, localization: str
         # are sampled i.i.d.
         config["patch"].pop("draws", None)
         config["patch"].pop("candidate_score", None)
+        # hard validation bugs are chosen by the base model's ranking of edit candidates;
+        # free-text formats select on the validation programs' own bugs
+        config["benchmark"].pop("validation_bugs", None)
     if fmt == "function":
         # the ranking loss orders the edits of a marked line; whole functions have none
         config.get("training", {}).pop("ranking_weight", None)

@@ -33,6 +33,9 @@ def test_every_format_of_the_quixbugs_config_is_valid(tmp_path: Path):
             assert config.patch.draws == ("distinct" if fmt == "edit" else "independent")
             assert config.patch.candidate_score == ("program" if fmt == "edit" else "mean")
             assert config.generation.bugfix == "best"
+            # hard validation bugs are chosen by the ranking of edit candidates
+            bugs = config.benchmark.validation_bugs.mutants_per_program
+            assert bugs == (6 if fmt == "edit" else 0)
 
 
 def test_a_ranking_loss_config_leaves_it_out_of_whole_function_runs(tmp_path: Path):

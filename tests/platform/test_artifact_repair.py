@@ -182,6 +182,7 @@ def test_truncated_heldout_bad_report_manifest_and_corpus_manifest_are_made_agai
     assert changed == {
         ("problems", None),
         ("base_model", None),
+        ("validation_bugs", None),  # the shared step runs again as a whole
         ("heldout_evaluation", "g0001"),
         ("evolution_report", "g0000"),
         ("evolution_report", "g0001"),  # made after the held-out evaluation it shows
