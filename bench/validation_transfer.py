@@ -5,18 +5,22 @@ Training settings side by side, on the config's validation bugs only (never the 
         --store /tmp/transfer [--mutants 10] [--variant NAME=max_steps=24,ranking_weight=1 ...]
 
 The bugs: the validation programs' own bugs an ``edit`` candidate fixes, and the hard injected
-bugs of ``benchmark.validation_bugs`` (``--mutants`` per program, the config's value when it has
-one; ``pipeline.validation_bugs``: real, reachable by an edit, and the base model's top-ranked
-candidate fails a test, so the base model never ranks their fix first). Oracle localisation and
-the config's ``patch`` settings, as generation ranks candidates. The training corpus and the bugs
-are built into ``--store`` (an artifact store; reused when already there), as the shared step
-builds them.
+bugs of ``benchmark.validation_bugs`` (``--mutants`` per program; ``pipeline.validation_bugs``:
+real, reachable by an edit, and the base model's top-ranked candidate fails a test, so the base
+model never ranks their fix first). Oracle localisation and the config's ``patch`` settings, as
+generation ranks candidates. The training corpus and the bugs are built into ``--store`` (an
+artifact store; reused when already there), as the shared step builds them.
 
 Each ``--variant`` trains one adapter with ``--genes`` on the config's corpus, its ``training``
-settings overridden by the variant's ``key=value`` pairs (kept under ``--store``/bench-adapters,
-trained again only when missing). Printed per model (the base model first): the bugs whose fix
-it ranks first, the mean over bugs of the best-ranked fix's rank (1 = first), the rank per bug,
-and the seconds the training took (model loading included).
+settings overridden by the variant's ``key=value`` pairs (kept under
+``--store``/bench-adapters/``NAME-<hash of genes, settings, corpus and base model>``, so an
+unchanged variant is not trained again and a changed one never reuses a stale adapter).
+``--mutants`` defaults to the config's ``benchmark.validation_bugs.mutants_per_program``, else
+10. Candidates are ranked as generation ranks them (the config's device and dtype; the bugs'
+hardness is decided on CPU in float32, so on another device the base row may differ from 0).
+Printed per model (the base model first): the bugs whose fix it ranks first, the mean over bugs
+of the best-ranked fix's rank (1 = first), the rank per bug, and the seconds the training took
+(model loading included).
 """
 
 from __future__ import annotations
@@ -33,9 +37,10 @@ import yaml
 from bundled_examples import bench_base_model
 
 from coral_dagster.benchmark.evaluator import Evaluator
-from coral_dagster.domain.config import parse_config
+from coral_dagster.domain.config import ConfigError, ExperimentConfig, parse_config
 from coral_dagster.domain.genome import HeavyGenes
-from coral_dagster.model.generation import PatchGenerator
+from coral_dagster.domain.hashing import content_hash
+from coral_dagster.model.generation import BASE_ADAPTER, PatchGenerator
 from coral_dagster.model.training import train_adapter
 from coral_dagster.pipeline.adapters import training_examples
 from coral_dagster.pipeline.corpus import as_pairs, corpus_sandbox, ensure_corpus, load_corpus
@@ -70,15 +75,31 @@ def settings(text: str) -> dict[str, object]:
 
 def parse_genes(text: str) -> HeavyGenes:
     values = settings(text)
-    values["target_modules"] = tuple(str(values["target_modules"]).split("+"))
-    return HeavyGenes(**values)
+    if "target_modules" in values:
+        values["target_modules"] = tuple(str(values["target_modules"]).split("+"))
+    try:
+        return HeavyGenes(**values)
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"--genes {text!r}: {error}") from None
+
+
+def checked_config(raw: dict, source: str) -> ExperimentConfig:
+    try:
+        return parse_config(raw, source)
+    except ConfigError as error:
+        raise SystemExit(f"{source}: " + "; ".join(error.problems)) from None
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--store", type=Path, required=True, help="artifact store folder")
-    parser.add_argument("--mutants", type=int, default=None, help="injected bugs per program")
+    parser.add_argument(
+        "--mutants",
+        type=int,
+        default=None,
+        help="injected bugs per program (default: the config's, else 10)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="seed of the injected bugs")
     parser.add_argument("--genes", default=GENES)
     parser.add_argument("--variant", action="append", help="NAME=key=value,... (repeatable)")
@@ -87,17 +108,33 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    raw = yaml.safe_load(args.config.read_text())
+    # Everything a user typed is checked before anything is built or trained.
+    raw = yaml.safe_load(args.config.read_text()) or {}
     benchmark = raw.setdefault("benchmark", {})
     benchmark.pop("heldout_dataset", None)  # the bundled splits only
-    bugs_settings = benchmark.setdefault("validation_bugs", {})
+    bugs_settings = benchmark.get("validation_bugs") or {}
+    benchmark["validation_bugs"] = bugs_settings
     if args.mutants is not None:
         bugs_settings["mutants_per_program"] = args.mutants
     if args.seed is not None:
         bugs_settings["seed"] = args.seed
     bugs_settings.setdefault("mutants_per_program", 10)
     raw.setdefault("patch", {}).update({"format": "edit", "localization": "oracle"})
-    config = parse_config(raw)
+    config = checked_config(raw, str(args.config))
+    if config.benchmark.validation_bugs.mutants_per_program < 1:
+        raise SystemExit("--mutants must be at least 1: the bench ranks injected bugs")
+    genes = parse_genes(args.genes)
+    variants: dict[str, ExperimentConfig] = {}
+    for spec in args.variant or VARIANTS:
+        name, _, overrides = spec.partition("=")
+        if not name or "." in name or "/" in name or name in (*variants, BASE_ADAPTER):
+            raise SystemExit(
+                f"--variant {spec!r}: the name must be unique, not {BASE_ADAPTER}, "
+                "without '.' or '/'"
+            )
+        training = {**raw.get("training", {}), **settings(overrides)}
+        variants[name] = checked_config({**raw, "training": training}, f"--variant {spec!r}")
+
     inputs = load_inputs(config)
     base = bench_base_model(config.model.base_model)
     store = ArtifactStore(args.store)
@@ -140,17 +177,23 @@ def main() -> int:
         flush=True,
     )
 
-    genes = parse_genes(args.genes)
-    corpus = as_pairs(
-        load_corpus(store, inputs.key_context.training_data_fingerprint, local / "corpus")
-    )
+    corpus_fingerprint = inputs.key_context.training_data_fingerprint
+    corpus = as_pairs(load_corpus(store, corpus_fingerprint, local / "corpus"))
+    folders: dict[str, Path] = {}
     trained: dict[str, float | None] = {}
-    for spec in args.variant or VARIANTS:
-        name, _, overrides = spec.partition("=")
-        out = args.store / "bench-adapters" / name
-        variant = config.model_copy(
-            update={"training": config.training.model_copy(update=settings(overrides))}
+    for name, variant in variants.items():
+        # Keyed by what the adapter is trained from, so a changed variant never reuses a stale one.
+        key = content_hash(
+            {
+                "genes": genes.to_dict(),
+                "training": variant.training.model_dump(mode="json"),
+                "patch": variant.patch.model_dump(mode="json"),
+                "corpus": corpus_fingerprint,
+                "base_model": config.model.base_model,
+                "dtype": config.model.dtype,
+            }
         )
+        out = folders[name] = args.store / "bench-adapters" / f"{name}-{key[:16]}"
         if not (out / "adapter_model.safetensors").exists():
             out.mkdir(parents=True, exist_ok=True)
             start = time.perf_counter()
@@ -166,11 +209,11 @@ def main() -> int:
             trained[name] = time.perf_counter() - start
         else:
             trained[name] = None  # trained by an earlier run of this bench
-        print(f"{name}: adapter ready", file=sys.stderr, flush=True)
+        print(f"{name}: adapter ready ({out})", file=sys.stderr, flush=True)
 
     generator = PatchGenerator(base, dtype=config.model.dtype)
-    for name in trained:
-        generator.load_adapter(name, args.store / "bench-adapters" / name)
+    for name, folder in folders.items():
+        generator.load_adapter(name, folder)
     rows = []
     for model in (None, *trained):
         ranks = {}
