@@ -25,7 +25,6 @@ its ``injected`` rows measure fit, not transfer; the base model's rows are untra
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import sys
 from pathlib import Path
@@ -39,7 +38,12 @@ from coral_dagster.benchmark.mutations import sample_mutants
 from coral_dagster.domain.config import parse_config
 from coral_dagster.model.generation import PatchGenerator
 from coral_dagster.pipeline.inputs import load_inputs
-from coral_dagster.pipeline.repair import RepairTask, candidate_scores, edit_candidates
+from coral_dagster.pipeline.repair import (
+    RepairTask,
+    candidate_scores,
+    edit_candidates,
+    fix_rank,
+)
 
 SCORES = ("mean", "sum", "program")
 
@@ -50,7 +54,6 @@ def bugs_of(inputs, mutants: int, seed: int) -> list[tuple[str, RepairTask, list
     out = []
     for name in (*inputs.split.train, *inputs.validation_names):
         correct = problem_set.problems[name].correct_source
-        correct_tree = ast.dump(ast.parse(correct))
         buggy = [("own", problem_set.problems[name].buggy_source)]
         buggy += [("injected", m.source) for m in sample_mutants(correct, mutants, seed)]
         for group, source in buggy:
@@ -58,20 +61,10 @@ def bugs_of(inputs, mutants: int, seed: int) -> list[tuple[str, RepairTask, list
             task = RepairTask(
                 name, source, place, tuple(edit_candidates(name, source, place, patch))
             )
-            fixes = [
-                k
-                for k, c in enumerate(task.candidates)
-                if ast.dump(ast.parse(c.program)) == correct_tree  # candidates always parse
-            ]
+            fixes = task.fixing_candidates(correct)
             if fixes:
                 out.append((group, task, fixes))
     return out
-
-
-def rank_of(scores: list[float], fixes: list[int]) -> int:
-    """1-based rank of the best-ranked fix (higher score first, ties by candidate order)."""
-    order = sorted(range(len(scores)), key=lambda k: (-scores[k], k))
-    return 1 + min(order.index(k) for k in fixes)
 
 
 def main() -> int:
@@ -107,7 +100,7 @@ def main() -> int:
             ranks: dict[str, list[int]] = {"own": [], "injected": []}
             for group, task, fixes in bugs:
                 values = candidate_scores(generator, task, patch, adapter, args.batch_size)
-                ranks[group].append(rank_of(values, fixes))
+                ranks[group].append(fix_rank(values, fixes))
             for group, got in ranks.items():
                 if not got:  # e.g. --mutants 0: no injected bug
                     continue

@@ -26,7 +26,6 @@ of the best-ranked fix's rank (1 = first), the rank per bug, and the seconds the
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import sys
 import time
@@ -45,7 +44,7 @@ from coral_dagster.model.training import train_adapter
 from coral_dagster.pipeline.adapters import training_examples
 from coral_dagster.pipeline.corpus import as_pairs, corpus_sandbox, ensure_corpus, load_corpus
 from coral_dagster.pipeline.inputs import load_inputs
-from coral_dagster.pipeline.repair import candidate_scores, repair_tasks
+from coral_dagster.pipeline.repair import candidate_scores, fix_rank, repair_tasks
 from coral_dagster.pipeline.store import ArtifactStore
 from coral_dagster.pipeline.validation_bugs import (
     build_validation_bugs,
@@ -163,14 +162,10 @@ def main() -> int:
 
     problems = evaluated.problem_set.problems
     tasks = repair_tasks(evaluated.problem_set, list(evaluated.validation_names), config.patch)
-    fixes: dict[str, list[int]] = {}
-    for name, task in tasks.items():
-        correct = ast.dump(ast.parse(problems[name].correct_source))
-        found = [
-            k for k, c in enumerate(task.candidates) if ast.dump(ast.parse(c.program)) == correct
-        ]
-        if found:
-            fixes[name] = found
+    found = {
+        name: task.fixing_candidates(problems[name].correct_source) for name, task in tasks.items()
+    }
+    fixes = {name: indices for name, indices in found.items() if indices}
     print(
         f"{len(fixes)} validation bugs an edit fixes ({len(evaluated.added_validation)} injected)",
         file=sys.stderr,
@@ -217,10 +212,9 @@ def main() -> int:
     rows = []
     for model in (None, *trained):
         ranks = {}
-        for bug, found in fixes.items():
+        for bug, indices in fixes.items():
             scores = candidate_scores(generator, tasks[bug], config.patch, model, batch_size)
-            order = sorted(range(len(scores)), key=lambda k: (-scores[k], k))
-            ranks[bug] = 1 + min(order.index(k) for k in found)
+            ranks[bug] = fix_rank(scores, indices)
         seconds = trained.get(model) if model else None
         row = {
             "model": model or "base",

@@ -26,6 +26,7 @@ sample, in request order.
 
 from __future__ import annotations
 
+import ast
 import textwrap
 import time
 from collections import Counter
@@ -78,6 +79,22 @@ class RepairTask:
         if self.place is None:
             return LineTask(self.program, self.buggy_source, None)
         return LineTask(self.program, self.buggy_source, self.place.start, self.place.count)
+
+    def fixing_candidates(self, correct_source: str) -> list[int]:
+        """Indices of the candidates whose program is ``correct_source`` (compared as ASTs, so
+        spelling such as quotes or parentheses does not matter; candidates always parse)."""
+        correct = ast.dump(ast.parse(correct_source))
+        return [
+            k for k, c in enumerate(self.candidates) if ast.dump(ast.parse(c.program)) == correct
+        ]
+
+
+def fix_rank(scores: Sequence[float], fixes: Sequence[int]) -> int:
+    """1-based rank of the best-ranked of the candidates ``fixes`` when candidates are ordered
+    by ``scores`` (higher first, ties by lower index, as ``model.scoring.draw_candidates``
+    ranks them)."""
+    order = sorted(range(len(scores)), key=lambda k: (-scores[k], k))
+    return 1 + min(order.index(k) for k in fixes)
 
 
 def sample_seed(*parts: object) -> int:

@@ -31,7 +31,6 @@ is known before the set is built and enters the evaluation fingerprint (so every
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -46,7 +45,7 @@ from coral_dagster.model.versions import PROGRAM_SCORE_VERSION, PROMPT_TEMPLATE_
 from coral_dagster.pipeline.corpus import corpus_sandbox
 from coral_dagster.pipeline.progress import Emit, Progress
 from coral_dagster.pipeline.records import ValidationBug, ValidationBugs
-from coral_dagster.pipeline.repair import candidate_scores, repair_tasks
+from coral_dagster.pipeline.repair import candidate_scores, fix_rank, repair_tasks
 from coral_dagster.pipeline.store import ArtifactCorrupt, ArtifactMissing, ArtifactStore
 
 if TYPE_CHECKING:
@@ -140,12 +139,7 @@ def build_validation_bugs(
     tasks = repair_tasks(extended, [p.name for p, _, _ in real], config.patch)
     reachable: list[tuple[Problem, str, int, list[int]]] = []
     for problem, operator, lineno in real:
-        correct = ast.dump(ast.parse(problem.correct_source))
-        fixes = [
-            k
-            for k, c in enumerate(tasks[problem.name].candidates)
-            if ast.dump(ast.parse(c.program)) == correct  # candidates always parse
-        ]
+        fixes = tasks[problem.name].fixing_candidates(problem.correct_source)
         if fixes:
             reachable.append((problem, operator, lineno, fixes))
 
@@ -154,12 +148,16 @@ def build_validation_bugs(
     for done, (problem, operator, lineno, fixes) in enumerate(reachable, start=1):
         task = tasks[problem.name]
         scores = candidate_scores(generator, task, config.patch, None, batch_size)
-        order = sorted(range(len(scores)), key=lambda k: (-scores[k], k))
-        fix_rank = 1 + min(order.index(k) for k in fixes)
         bug = ValidationBug(
-            problem.name, problem.program, operator, lineno, problem.buggy_source, fix_rank
+            problem.name,
+            problem.program,
+            operator,
+            lineno,
+            problem.buggy_source,
+            fix_rank(scores, fixes),
         )
-        ranked.append((bug, task.candidates[order[0]].program))
+        first = min(range(len(scores)), key=lambda k: (-scores[k], k))  # the greedy choice
+        ranked.append((bug, task.candidates[first].program))
         progress.update(done)
     tops = evaluator.evaluate_many([(bug.key, top) for bug, top in ranked])
     hard = tuple(bug for (bug, _), result in zip(ranked, tops, strict=True) if fails_a_test(result))

@@ -233,3 +233,20 @@ def test_an_unchanged_task_list_is_reproducible(bundled):
     a = repair_tasks(bundled, NAMES, PatchConfig(format="edit"))
     b = repair_tasks(bundled, NAMES, PatchConfig(format="edit"))
     assert a == b
+
+
+def test_fixing_candidates_compare_programs_as_trees_and_fix_rank_breaks_ties_by_index():
+    correct = "def f(x):\n    return x + 1\n"
+    task = repair.RepairTask(
+        "f",
+        "def f(x):\n    return x - 1\n",
+        None,
+        tuple(
+            repair.Candidate(answer, f"def f(x):\n    return {answer}\n", "arithmetic")
+            for answer in ("x * 1", "(x + 1)", "x - 2", "x+1")
+        ),
+    )
+    assert task.fixing_candidates(correct) == [1, 3]  # parentheses and spacing do not matter
+    assert repair.fix_rank([0.0, -1.0, 0.0, -1.0], [1, 3]) == 3  # 0 and 2 first, then 1 before 3
+    assert repair.fix_rank([-2.0, -1.0, 0.0, -1.0], [3]) == 3  # tied with 1, later index
+    assert repair.fix_rank([-2.0, 5.0, 0.0, -1.0], [1, 3]) == 1
