@@ -12,9 +12,10 @@ generation ranks candidates. The training corpus and the bugs are built into ``-
 artifact store; reused when already there), as the shared step builds them.
 
 Each ``--variant`` trains one adapter with ``--genes`` on the config's corpus, its ``training``
-settings overridden by the variant's ``key=value`` pairs (kept under
-``--store``/bench-adapters/``NAME-<hash of genes, settings, corpus and base model>``, so an
-unchanged variant is not trained again and a changed one never reuses a stale adapter).
+settings overridden by the variant's ``key=value`` pairs and the rest taken from the config
+(``configs/quick.yaml`` trains with the ranking loss: ``ranking_weight=0`` turns it off). Kept
+under ``--store``/bench-adapters/``NAME-<the adapter key the platform would give it>``, so an
+unchanged variant is not trained again and a changed one never reuses a stale adapter.
 ``--mutants`` defaults to the config's ``benchmark.validation_bugs.mutants_per_program``, else
 10. Candidates are ranked as generation ranks them (the config's device and dtype; the bugs'
 hardness is decided on CPU in float32, so on another device the base row may differ from 0).
@@ -38,7 +39,7 @@ from bundled_examples import bench_base_model
 from coral_dagster.benchmark.evaluator import Evaluator
 from coral_dagster.domain.config import ConfigError, ExperimentConfig, parse_config
 from coral_dagster.domain.genome import HeavyGenes
-from coral_dagster.domain.hashing import content_hash
+from coral_dagster.domain.hashing import adapter_key
 from coral_dagster.model.generation import BASE_ADAPTER, PatchGenerator
 from coral_dagster.model.training import train_adapter
 from coral_dagster.pipeline.adapters import training_examples
@@ -55,12 +56,17 @@ from coral_dagster.pipeline.validation_bugs import (
 # The genes of the quick profile's evolved genome with validation bugs on (DoRA r8, alpha 8,
 # all four attention projections, lr 0.002).
 GENES = "adapter_type=dora,rank=8,alpha=8,dropout=0.05,target_modules=k_proj+o_proj+q_proj+v_proj,learning_rate=0.002"  # noqa: E501
+# Every variant names the settings it is about (a variant inherits the rest from the config,
+# and configs/quick.yaml trains with the ranking loss: a language-model variant must turn it off).
 VARIANTS = (
-    "lm-12=max_steps=12",
-    "lm-60=max_steps=60",
+    "lm-12=max_steps=12,ranking_weight=0",
+    "lm-60=max_steps=60,ranking_weight=0",
     "ranking-12=max_steps=12,ranking_weight=1,ranking_negatives=8",
     "ranking-24=max_steps=24,ranking_weight=1,ranking_negatives=8",
     "ranking-24-batch-1=max_steps=24,batch_size=1,ranking_weight=1,ranking_negatives=8",
+    "ranking-24-n4=max_steps=24,ranking_weight=1,ranking_negatives=4",
+    "ranking-24-n2=max_steps=24,ranking_weight=1,ranking_negatives=2",
+    "ranking-36-n2=max_steps=36,ranking_weight=1,ranking_negatives=2",
 )
 
 
@@ -177,16 +183,12 @@ def main() -> int:
     folders: dict[str, Path] = {}
     trained: dict[str, float | None] = {}
     for name, variant in variants.items():
-        # Keyed by what the adapter is trained from, so a changed variant never reuses a stale one.
-        key = content_hash(
-            {
-                "genes": genes.to_dict(),
-                "training": variant.training.model_dump(mode="json"),
-                "patch": variant.patch.model_dump(mode="json"),
-                "corpus": corpus_fingerprint,
-                "base_model": config.model.base_model,
-                "dtype": config.model.dtype,
-            }
+        # The platform's adapter key: a changed variant never reuses a stale adapter, and
+        # settings that change nothing (negatives without the ranking loss) train nothing new.
+        variant_inputs = load_inputs(variant)
+        context = variant_inputs.key_context
+        key = adapter_key(
+            genes, context.base_model_id, context.training_data_fingerprint, context.training_config
         )
         out = folders[name] = args.store / "bench-adapters" / f"{name}-{key[:16]}"
         if not (out / "adapter_model.safetensors").exists():
@@ -195,7 +197,7 @@ def main() -> int:
             train_adapter(
                 base,
                 genes,
-                training_examples(load_inputs(variant), corpus),
+                training_examples(variant_inputs, corpus),
                 variant.training,
                 out,
                 dtype=config.model.dtype,
