@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from coral_dagster.benchmark.evaluator import CandidateResult, TestVerdict
 from coral_dagster.domain.config import ConfigError, load_config, parse_config
@@ -88,9 +89,13 @@ def test_stored_bugs_extend_the_validation_set_and_must_be_this_recipes(tmp_path
 
 
 def test_experiments_without_bugs_keep_the_id_they_had_before_the_setting_existed():
-    # configs/quick.yaml's id as computed before `benchmark.validation_bugs` existed (12c82b8):
-    # its homes stay bound to it
-    assert experiment_id(load_config(REPO / "configs" / "quick.yaml")) == "7df7077573b4759c"
+    # configs/quick.yaml's id as computed before `benchmark.validation_bugs` existed (12c82b8),
+    # with the training it had then (12 steps, no ranking loss): its homes stay bound to it
+    raw = yaml.safe_load((REPO / "configs" / "quick.yaml").read_text())
+    raw["training"] = {
+        k: v for k, v in raw["training"].items() if k not in ("ranking_weight", "ranking_negatives")
+    } | {"max_steps": 12}
+    assert experiment_id(parse_config(raw)) == "7df7077573b4759c"
     raw = {**BASE, "benchmark": {"validation_bugs": {"mutants_per_program": 2}}}
     assert experiment_id(parse_config(raw)) != experiment_id(parse_config(BASE))
 
