@@ -191,6 +191,12 @@ def score_program_candidates(
     return score_responses(generator, prefix, rests, adapter_name, batch_size)
 
 
+def rank_candidates(scores: Sequence[float]) -> list[int]:
+    """Candidate indices best first: score descending, ties by lower index (the order
+    ``draw_candidates`` ranks in, and greedy's first choice)."""
+    return sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+
+
 def draw_candidates(
     scores: Sequence[float], knobs: CheapKnobs, n: int, seed: int, distinct: bool = False
 ) -> list[int]:
@@ -228,7 +234,7 @@ def draw_candidates(
     if not knobs.do_sample and not distinct:
         return [int(np.argmax(values))] * n
     z = values / knobs.temperature
-    ranked = sorted(range(len(z)), key=lambda i: (-z[i], i))
+    ranked = rank_candidates(z)
     if 0 < knobs.top_k < len(ranked):
         ranked = ranked[: knobs.top_k]
     kept = np.array([z[i] for i in ranked])

@@ -91,9 +91,10 @@ class RepairTask:
 
 def fix_rank(scores: Sequence[float], fixes: Sequence[int]) -> int:
     """1-based rank of the best-ranked of the candidates ``fixes`` when candidates are ordered
-    by ``scores`` (higher first, ties by lower index, as ``model.scoring.draw_candidates``
-    ranks them)."""
-    order = sorted(range(len(scores)), key=lambda k: (-scores[k], k))
+    by ``scores`` as ``model.scoring.rank_candidates`` orders them."""
+    from coral_dagster.model.scoring import rank_candidates
+
+    order = rank_candidates(scores)
     return 1 + min(order.index(k) for k in fixes)
 
 

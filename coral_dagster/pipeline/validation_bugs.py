@@ -108,6 +108,8 @@ def build_validation_bugs(
     """The hard injected bugs of ``inputs`` (see the module doc). ``make_evaluator`` gives an
     evaluator with ``corpus_sandbox`` limits over the problem set it is handed; ``generator``
     must hold the base model on CPU in float32 (``SCORING``)."""
+    from coral_dagster.model.scoring import rank_candidates
+
     config, problem_set = inputs.config, inputs.problem_set
     fingerprint = inputs.validation_bugs_fingerprint
     if fingerprint is None:
@@ -156,8 +158,7 @@ def build_validation_bugs(
             problem.buggy_source,
             fix_rank(scores, fixes),
         )
-        first = min(range(len(scores)), key=lambda k: (-scores[k], k))  # the greedy choice
-        ranked.append((bug, task.candidates[first].program))
+        ranked.append((bug, task.candidates[rank_candidates(scores)[0]].program))
         progress.update(done)
     tops = evaluator.evaluate_many([(bug.key, top) for bug, top in ranked])
     hard = tuple(bug for (bug, _), result in zip(ranked, tops, strict=True) if fails_a_test(result))
